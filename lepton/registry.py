@@ -1,0 +1,253 @@
+"""The run store: SQLite (WAL) rows for runs and their epochs, one folder of files per run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+ACTIVE_STATUSES = ("queued", "running")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    dataset TEXT NOT NULL,
+    model_config TEXT NOT NULL,
+    train_config TEXT NOT NULL,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    timings TEXT NOT NULL DEFAULT '{}',
+    progress TEXT NOT NULL DEFAULT '{}',
+    model_path TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    pid_started REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    loss REAL, accuracy REAL, val_loss REAL, val_accuracy REAL,
+    seconds REAL, train_seconds REAL, samples_per_second REAL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS batches (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    loss REAL, accuracy REAL, seconds REAL,
+    PRIMARY KEY (run_id, epoch, step)
+);
+"""
+_JSON_COLUMNS = ("model_config", "train_config", "metrics", "timings", "progress")
+
+
+def default_home() -> Path:
+    """`LEPTON_HOME`, or the git-ignored `lepton_home/` folder of the project."""
+    return Path(os.environ.get("LEPTON_HOME") or PROJECT_ROOT / "lepton_home")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _process_started(pid: int) -> float:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return 0.0
+
+
+class RunStore:
+    """All runs of one `LEPTON_HOME`; safe to use from several threads and processes."""
+
+    def __init__(self, home: str | Path | None = None):
+        self.home = Path(home) if home else default_home()
+        try:
+            (self.home / "runs").mkdir(parents=True, exist_ok=True)
+            probe = self.home / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as error:
+            raise RuntimeError(
+                f"LEPTON_HOME {self.home} is not writable ({error.strerror}). Point LEPTON_HOME "
+                "at a folder you can write to, or free some disk space."
+            ) from error
+        self.path = self.home / "lepton.db"
+        with self._connect() as connection:
+            connection.executescript(_SCHEMA)
+        self.mark_interrupted()
+
+    @contextmanager
+    def _connect(self):
+        connection = sqlite3.connect(self.path, timeout=30)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        try:
+            with connection:  # commits, or rolls back on error
+                yield connection
+        finally:
+            connection.close()
+
+    def run_folder(self, run_id: int) -> Path:
+        return self.home / "runs" / str(run_id)
+
+    # Writing --------------------------------------------------------------------------------
+
+    def create_run(self, dataset: str, model_config: dict, train_config: dict,
+                   status: str = "queued") -> int:
+        """Adds a run owned by this process and returns its id."""
+        pid = os.getpid()
+        now = _now()
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "INSERT INTO runs (created, updated, status, dataset, model_config, train_config,"
+                " host, pid, pid_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now, now, status, dataset, json.dumps(model_config), json.dumps(train_config),
+                 socket.gethostname(), pid, _process_started(pid)),
+            )
+            run_id = cursor.lastrowid
+        self.run_folder(run_id).mkdir(parents=True, exist_ok=True)
+        return run_id
+
+    def update_run(self, run_id: int, **values) -> None:
+        """Sets columns of a run; dict values of JSON columns are stored as JSON."""
+        if "status" in values and values["status"] not in STATUSES:
+            raise ValueError(f"Unknown status {values['status']!r}; expected one of {STATUSES}.")
+        unknown = set(values) - {"status", "reason", "dataset", "model_path", *_JSON_COLUMNS}
+        if unknown:
+            raise ValueError(f"Cannot update run columns {sorted(unknown)}.")
+        encoded = {
+            key: json.dumps(value) if key in _JSON_COLUMNS else value
+            for key, value in values.items()
+        }
+        encoded["updated"] = _now()
+        assignments = ", ".join(f"{key} = ?" for key in encoded)
+        with self._connect() as connection:
+            connection.execute(
+                f"UPDATE runs SET {assignments} WHERE id = ?", (*encoded.values(), run_id)
+            )
+
+    def add_epoch(self, run_id: int, record: dict) -> None:
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO epochs (run_id, epoch, loss, accuracy, val_loss,"
+                " val_accuracy, seconds, train_seconds, samples_per_second)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, record["epoch"], record.get("loss"), record.get("accuracy"),
+                 record.get("val_loss"), record.get("val_accuracy"), record.get("seconds"),
+                 record.get("train_seconds"), record.get("samples_per_second")),
+            )
+
+    def add_batches(self, run_id: int, records: list[dict]) -> None:
+        if not records:
+            return
+        with self._connect() as connection:
+            connection.executemany(
+                "INSERT OR REPLACE INTO batches (run_id, epoch, step, loss, accuracy, seconds)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, r["epoch"], r["step"], r["loss"], r["accuracy"], r["seconds"])
+                 for r in records],
+            )
+
+    def delete_run(self, run_id: int) -> None:
+        """Removes a run's rows and its folder (model, logs, exports)."""
+        if self.get_run(run_id) is None:
+            raise ValueError(f"There is no run {run_id}.")
+        with self._connect() as connection:
+            connection.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        shutil.rmtree(self.run_folder(run_id), ignore_errors=True)
+
+    def mark_interrupted(self) -> list[int]:
+        """Marks runs whose owning process is gone as interrupted; returns their ids."""
+        host = socket.gethostname()
+        interrupted = []
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT id, host, pid, pid_started FROM runs WHERE status IN (?, ?)",
+                ACTIVE_STATUSES,
+            ).fetchall()
+            for row in rows:
+                alive = _process_started(row["pid"]) == row["pid_started"] and row["pid_started"]
+                if row["host"] == host and not alive:
+                    connection.execute(
+                        "UPDATE runs SET status = 'interrupted', updated = ?, reason = ?"
+                        " WHERE id = ?",
+                        (_now(), "the process running it stopped before it finished", row["id"]),
+                    )
+                    interrupted.append(row["id"])
+        return interrupted
+
+    # Reading --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _decode(row: sqlite3.Row) -> dict:
+        run = dict(row)
+        for key in _JSON_COLUMNS:
+            run[key] = json.loads(run[key])
+        return run
+
+    def get_run(self, run_id: int) -> dict | None:
+        with self._connect() as connection:
+            row = connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return self._decode(row) if row else None
+
+    def list_runs(self, status: str | None = None) -> list[dict]:
+        """All runs, newest first (optionally only those with `status`)."""
+        query, arguments = "SELECT * FROM runs", ()
+        if status:
+            query, arguments = query + " WHERE status = ?", (status,)
+        with self._connect() as connection:
+            rows = connection.execute(query + " ORDER BY id DESC", arguments).fetchall()
+        return [self._decode(row) for row in rows]
+
+    def epochs(self, run_id: int) -> list[dict]:
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,)
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def batches(self, run_id: int) -> list[dict]:
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT * FROM batches WHERE run_id = ? ORDER BY epoch, step", (run_id,)
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def resolve(self, reference: str | int) -> dict:
+        """A finished run by id, or `latest` / `best` (by test accuracy) among finished runs."""
+        finished = [run for run in self.list_runs("done") if run["model_path"]]
+        if reference in ("latest", "best"):
+            if not finished:
+                raise ValueError(
+                    "There is no finished run yet. Train one first: python -m lepton train"
+                )
+            if reference == "latest":
+                return finished[0]
+            return max(finished, key=lambda run: run["metrics"].get("test_accuracy", 0.0))
+        try:
+            run_id = int(reference)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Expected a run id, 'latest' or 'best', got {reference!r}."
+            ) from None
+        run = self.get_run(run_id)
+        if run is None:
+            raise ValueError(f"There is no run {run_id}. See the list with: python -m lepton runs")
+        if run["status"] != "done" or not run["model_path"]:
+            raise ValueError(f"Run {run_id} is {run['status']} and has no model to use.")
+        return run
+

@@ -1,0 +1,265 @@
+"""Training: a validated `TrainConfig` and `fit`, which emits progress events and can be cancelled."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+import numpy as np
+import psutil
+
+from lepton.model import ModelConfig, build_model
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+EventHandler = Callable[[dict], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. The defaults follow the article's script (Adam, batch 32, 5 epochs)."""
+
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3  # Keras' Adam default, which the article's script uses
+    batch_size: int = 32
+    epochs: int = 5
+    validation_split: float = 0.1  # taken from the end of the (already shuffled) training set
+    seed: int = 0
+    subset: int | None = None  # training samples to keep (stratified); None keeps all
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"Expected optimizer in {OPTIMIZERS}, got {self.optimizer!r}.")
+        if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)):
+            raise ValueError(f"Expected a finite learning_rate, got {self.learning_rate!r}.")
+        if not 0 < self.learning_rate <= 10:
+            raise ValueError(
+                f"Expected learning_rate in (0, 10], got {self.learning_rate}. "
+                "Typical values are 1e-4 to 1e-2."
+            )
+        if not 1 <= self.batch_size <= 8192:
+            raise ValueError(f"Expected batch_size in 1..8192, got {self.batch_size}.")
+        if not 1 <= self.epochs <= 500:
+            raise ValueError(f"Expected epochs in 1..500, got {self.epochs}.")
+        if not 0 <= self.validation_split < 0.9:
+            raise ValueError(
+                f"Expected validation_split in [0, 0.9), got {self.validation_split}. "
+                "Use 0 to train without a validation set."
+            )
+        if self.seed < 0:
+            raise ValueError(f"Expected a non-negative seed, got {self.seed}.")
+        if self.subset is not None and self.subset < 10:
+            raise ValueError(
+                f"Expected subset ≥ 10 (one sample per class at least) or None, got {self.subset}."
+            )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {item.name for item in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+@dataclass
+class TrainResult:
+    model: object
+    status: str  # done, failed or cancelled
+    reason: str = ""
+    history: list[dict] = field(default_factory=list)  # one dict per finished epoch
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    train_seconds: float = 0.0  # time inside training steps only (no validation, no set-up)
+    peak_rss_bytes: int = 0
+    samples_seen: int = 0
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples_seen / self.train_seconds if self.train_seconds else 0.0
+
+    def timings(self) -> dict:
+        return {
+            "wall_seconds": self.wall_seconds,
+            "cpu_seconds": self.cpu_seconds,
+            "train_seconds": self.train_seconds,
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "samples_seen": self.samples_seen,
+            "samples_per_second": self.samples_per_second,
+            "epochs_done": len(self.history),
+        }
+
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Keras callback that turns training into events, stops on NaN and honours cancellation.
+
+    Events are plain dicts with a "type" of "batch" or "epoch"; the caller decides what to do with
+    them (write them to the run store, print them, draw them).
+    """
+
+    def __init__(
+        self,
+        steps_per_epoch: int,
+        batch_size: int,
+        samples_per_epoch: int,
+        on_event: EventHandler | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ):
+        super().__init__()
+        self.steps_per_epoch = steps_per_epoch
+        self.batch_size = batch_size
+        self.samples_per_epoch = samples_per_epoch
+        self.on_event = on_event or (lambda event: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.failure = ""
+        self.cancelled = False
+        self.history: list[dict] = []
+        self.train_seconds = 0.0
+        self.samples_seen = 0
+        self.peak_rss_bytes = 0
+        self._process = psutil.Process()
+        self._epoch = 0
+        self._epoch_start = 0.0
+        self._last_batch_end = 0.0
+
+    def _sample_memory(self):
+        self.peak_rss_bytes = max(self.peak_rss_bytes, self._process.memory_info().rss)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._epoch_start = self._last_batch_end = time.perf_counter()
+        self._epoch_samples = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        self._last_batch_end = time.perf_counter()
+        step = batch + 1
+        samples = min(self.batch_size, self.samples_per_epoch - batch * self.batch_size)
+        self._epoch_samples += samples
+        loss = float(logs.get("loss", float("nan")))
+        event = {
+            "type": "batch",
+            "epoch": self._epoch + 1,
+            "step": step,
+            "steps": self.steps_per_epoch,
+            "loss": loss,
+            "accuracy": float(logs.get("accuracy", float("nan"))),
+            "seconds": self._last_batch_end - self._epoch_start,
+        }
+        self.on_event(event)
+        if not math.isfinite(loss):
+            self.failure = (
+                f"loss became {loss} at epoch {self._epoch + 1}, step {step}: the learning rate "
+                "is probably too high for this optimizer; try a value 10× smaller."
+            )
+            self.model.stop_training = True
+        elif self.should_stop():
+            self.cancelled = True
+            self.model.stop_training = True
+        if step % 50 == 0:
+            self._sample_memory()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        train_seconds = self._last_batch_end - self._epoch_start
+        self.train_seconds += train_seconds
+        self.samples_seen += self._epoch_samples
+        self._sample_memory()
+        if self.failure or (self.cancelled and self._epoch_samples < self.samples_per_epoch):
+            return  # a partial epoch is not a data point of the learning curve
+        record = {
+            "epoch": epoch + 1,
+            "loss": float(logs.get("loss", float("nan"))),
+            "accuracy": float(logs.get("accuracy", float("nan"))),
+            "val_loss": _optional_float(logs.get("val_loss")),
+            "val_accuracy": _optional_float(logs.get("val_accuracy")),
+            "seconds": time.perf_counter() - self._epoch_start,
+            "train_seconds": train_seconds,
+            "samples_per_second": self._epoch_samples / train_seconds if train_seconds else 0.0,
+        }
+        self.history.append(record)
+        self.on_event({"type": "epoch", **record})
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def make_optimizer(config: TrainConfig):
+    optimizers = {
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
+    return optimizers[config.optimizer](learning_rate=config.learning_rate)
+
+
+def fit(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    on_event: EventHandler | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    callbacks: tuple = (),
+) -> TrainResult:
+    """Builds and trains a model; never raises for NaN loss or cancellation (see `status`).
+
+    Args:
+        x_train, y_train: training arrays; the last `validation_split` of them validates.
+        on_event: called with each progress event (from the training thread).
+        should_stop: polled after every batch; returning True cancels the run.
+        callbacks: extra Keras callbacks (e.g. TensorBoard).
+    """
+    if len(x_train) != len(y_train):
+        raise ValueError(f"x_train has {len(x_train)} samples but y_train has {len(y_train)}.")
+    if tuple(x_train.shape[1:]) != model_config.input_shape:
+        raise ValueError(
+            f"The data's images are {tuple(x_train.shape[1:])} but the model expects "
+            f"{model_config.input_shape}; set ModelConfig.input_shape to match the dataset."
+        )
+    keras.utils.set_random_seed(train_config.seed)
+    wall_start, cpu_start = time.perf_counter(), time.process_time()
+    model = build_model(model_config)
+    model.compile(
+        optimizer=make_optimizer(train_config),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    train_samples = len(y_train) - int(len(y_train) * train_config.validation_split)
+    progress = ProgressCallback(
+        steps_per_epoch=math.ceil(train_samples / train_config.batch_size),
+        batch_size=train_config.batch_size,
+        samples_per_epoch=train_samples,
+        on_event=on_event,
+        should_stop=should_stop,
+    )
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=train_config.batch_size,
+        epochs=train_config.epochs,
+        validation_split=train_config.validation_split,
+        callbacks=[progress, *callbacks],
+        verbose=0,
+    )
+    if progress.failure:
+        status, reason = "failed", progress.failure
+    elif progress.cancelled:
+        status, reason = "cancelled", "stopped by the user"
+    else:
+        status, reason = "done", ""
+    return TrainResult(
+        model=model,
+        status=status,
+        reason=reason,
+        history=progress.history,
+        wall_seconds=time.perf_counter() - wall_start,
+        cpu_seconds=time.process_time() - cpu_start,
+        train_seconds=progress.train_seconds,
+        peak_rss_bytes=progress.peak_rss_bytes,
+        samples_seen=progress.samples_seen,
+    )
