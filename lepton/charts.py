@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 HOVER_LAYOUT = dict(hovermode="x unified", margin=dict(l=10, r=10, t=40, b=10), height=320)
+EPOCH_AXIS = dict(title="epoch", dtick=1)
 
 
 def batch_curve(batches: list[dict], steps_per_epoch: int | None = None) -> go.Figure:
@@ -19,7 +20,8 @@ def batch_curve(batches: list[dict], steps_per_epoch: int | None = None) -> go.F
         title="Per-batch training loss and accuracy",
         xaxis_title="step",
         yaxis=dict(title="loss"),
-        yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1]),
+        yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1],
+                    tickmode="auto", tickformat=".0%", showgrid=False),
         **HOVER_LAYOUT,
     )
     return figure
@@ -29,7 +31,7 @@ def epoch_curves(epochs: list[dict], metric: str = "loss", name: str = "") -> go
     """Training and validation `metric` per epoch."""
     figure = go.Figure()
     add_epoch_traces(figure, epochs, metric, name)
-    figure.update_layout(title=f"{metric.capitalize()} per epoch", xaxis_title="epoch",
+    figure.update_layout(title=f"{metric.capitalize()} per epoch", xaxis=EPOCH_AXIS,
                          yaxis_title=metric, **HOVER_LAYOUT)
     return figure
 
@@ -50,8 +52,8 @@ def throughput_curve(epochs: list[dict]) -> go.Figure:
     figure = go.Figure()
     figure.add_bar(x=[row["epoch"] for row in epochs],
                    y=[row["samples_per_second"] for row in epochs], name="samples/s")
-    figure.update_layout(title="Training speed per epoch (samples/s, steps only)",
-                         xaxis_title="epoch", yaxis_title="samples/s", **HOVER_LAYOUT)
+    figure.update_layout(title="Samples/s per epoch (steps only)", xaxis=EPOCH_AXIS,
+                         yaxis_title="samples/s", **HOVER_LAYOUT)
     return figure
 
 
@@ -67,4 +69,62 @@ def probability_bars(top: list[dict]) -> go.Figure:
     ))
     figure.update_layout(xaxis=dict(range=[0, 1], tickformat=".0%"),
                          margin=dict(l=10, r=10, t=10, b=10), height=40 + 28 * len(top))
+    return figure
+
+
+def pareto_chart(rows: list[dict], cost_key: str, cost_title: str) -> go.Figure:
+    """Accuracy against a cost; the Pareto front drawn as a line, dominated runs faded."""
+    from lepton.compare import pareto_front
+
+    usable = [row for row in rows
+              if row.get(cost_key) is not None and row.get("test_accuracy") is not None]
+    on_front = pareto_front([(row[cost_key], row["test_accuracy"]) for row in usable])
+    figure = go.Figure()
+    for front, name, opacity in ((True, "Pareto front", 1.0), (False, "dominated", 0.3)):
+        chosen = [row for row, flag in zip(usable, on_front) if flag == front]
+        figure.add_scatter(
+            x=[row[cost_key] for row in chosen], y=[row["test_accuracy"] for row in chosen],
+            mode="markers+text", name=name, opacity=opacity, marker=dict(size=12),
+            text=[f"run {row['id']}" for row in chosen], textposition="top center",
+            customdata=[[row["id"], row["filters"], row["epochs"], row["batch_size"]]
+                        for row in chosen],
+            hovertemplate="run %{customdata[0]}<br>accuracy %{y:.2%}<br>"
+                          + cost_title + " %{x:.4g}<br>filters %{customdata[1]}, "
+                          "epochs %{customdata[2]}, batch %{customdata[3]}<extra></extra>",
+        )
+    front_rows = sorted((row for row, flag in zip(usable, on_front) if flag),
+                        key=lambda row: row[cost_key])
+    figure.add_scatter(x=[row[cost_key] for row in front_rows],
+                       y=[row["test_accuracy"] for row in front_rows], mode="lines",
+                       line=dict(shape="hv", dash="dot"), showlegend=False, hoverinfo="skip")
+    figure.update_layout(title=f"Accuracy against {cost_title} (up and left is better)",
+                         xaxis_title=cost_title, yaxis=dict(title="test accuracy",
+                                                            tickformat=".1%"),
+                         margin=dict(l=10, r=10, t=40, b=10), height=420)
+    return figure
+
+
+def overlay_curves(curves: dict[str, list[dict]], metric: str) -> go.Figure:
+    """Learning curves of several runs on one chart (name → epoch records)."""
+    figure = go.Figure()
+    for name, epochs in curves.items():
+        add_epoch_traces(figure, epochs, metric, name)
+    figure.update_layout(title=f"{metric.capitalize()} per epoch", xaxis=EPOCH_AXIS,
+                         yaxis_title=metric, **HOVER_LAYOUT)
+    return figure
+
+
+def confusion_heatmap(matrix: list[list[int]], class_names: tuple[str, ...],
+                      examples: list[list[str]] | None = None) -> go.Figure:
+    """Counts of true (rows) against predicted (columns) classes; hover names an example."""
+    labels = [str(name) for name in class_names]
+    hover = "true %{y}<br>predicted %{x}<br>%{z} images"
+    figure = go.Figure(go.Heatmap(
+        z=matrix, x=labels, y=labels, colorscale="Blues", texttemplate="%{z}",
+        customdata=examples, hovertemplate=hover + ("<br>%{customdata}" if examples else "")
+        + "<extra></extra>",
+    ))
+    figure.update_layout(xaxis=dict(title="predicted", side="top", type="category"),
+                         yaxis=dict(title="true", autorange="reversed", type="category"),
+                         margin=dict(l=10, r=10, t=60, b=10), height=520)
     return figure

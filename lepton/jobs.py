@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from lepton.model import ModelConfig
+from lepton.costs import read_rapl_joules
+from lepton.model import ModelConfig, layer_table
 from lepton.registry import RunStore
 from lepton.training import TrainConfig
 
@@ -139,12 +140,21 @@ def execute_run(
                      "train_samples": int(len(dataset.y_train))},
             progress={"stage": "training", "fraction": 0.0, "epochs": train_config.epochs},
         )
+        rapl_start = read_rapl_joules()
+        tensorboard = keras.callbacks.TensorBoard(
+            log_dir=str(store.run_folder(run_id) / "logs"), write_graph=False
+        )
         result = fit(model_config, train_config, dataset.x_train, dataset.y_train,
-                     on_event=on_training_event, should_stop=should_stop)
+                     on_event=on_training_event, should_stop=should_stop,
+                     callbacks=(tensorboard,))
+        rapl_end = read_rapl_joules()
         writer.flush()
         metrics = store.get_run(run_id)["metrics"]
+        timings = result.timings()
+        if rapl_start is not None and rapl_end is not None and rapl_end >= rapl_start:
+            timings["rapl_joules"] = rapl_end - rapl_start
         values = {"status": result.status, "reason": result.reason,
-                  "timings": result.timings(), "progress": {"stage": result.status}}
+                  "timings": timings, "progress": {"stage": result.status}}
         if result.history and result.status != "failed":
             store.update_run(run_id, progress={"stage": "evaluating"})
             metrics.update(evaluate(result.model, dataset.x_test, dataset.y_test,
@@ -153,6 +163,7 @@ def execute_run(
             result.model.save(model_path)
             metrics["model_bytes"] = model_path.stat().st_size
             metrics["params"] = int(result.model.count_params())
+            metrics["macs"] = sum(row["macs"] for row in layer_table(result.model))
             values["model_path"] = str(model_path)
         if result.history:
             last = result.history[-1]

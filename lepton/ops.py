@@ -320,10 +320,8 @@ def _window_positions(output_shape, window_shape, strides):
     for row in range(output_shape[0]):
         for col in range(output_shape[1]):
             top, left = row * strides[0], col * strides[1]
-            yield row, col, (
-                slice(top, top + window_shape[0]),
-                slice(left, left + window_shape[1]),
-            )
+            window = (slice(top, top + window_shape[0]), slice(left, left + window_shape[1]))
+            yield row, col, window
 
 
 def _windows(padded: np.ndarray, window_shape, strides) -> np.ndarray:
@@ -409,9 +407,7 @@ def _check_padding(padding) -> str:
 
 def _check_window_fits(input_shape, window_shape, padding: str, noun: str, fix: str) -> None:
     """With 'valid' padding the window must fit inside the input; 'same' always fits."""
-    too_large = any(
-        window > size for window, size in zip(window_shape, input_shape, strict=True)
-    )
+    too_large = any(window > size for window, size in zip(window_shape, input_shape, strict=True))
     if padding == "valid" and too_large:
         raise ValueError(
             f"Expected a {noun} no larger than the padded input ({_shape_text(input_shape)}), "
@@ -511,11 +507,12 @@ def _pooling_erratum() -> dict:
         reproduced = (
             "Among all placements of the padding, the printed values appear only with "
             + " or ".join(_pads_text(pads) for pads in layouts)
-            + f", whereas Keras's 'same' uses {_pads_text(keras_pads)}."
+            + ", not where Keras puts them."
         )
     else:
         reproduced = "No placement of the padding reproduces the printed values."
     inside_maxima = pooled(printed_conv, "valid", pool_stride=1)
+    too_small = printed_pool[printed_pool < inside_maxima.min()]
     return {
         "claim": (
             f"A {pool_size}×{pool_size} max-pool of the feature map {_matrix_text(printed_conv)} "
@@ -534,13 +531,15 @@ def _pooling_erratum() -> dict:
             f"{output_size(size, pool_size, stride, 'valid')} output per side with 'valid' "
             f"(({size} - {pool_size}) // {stride} + 1) and "
             f"{output_size(size, pool_size, stride, 'same')} with 'same' (ceil({size} / "
-            f"{stride})); Keras pads the missing cells at the bottom and right and ignores them. "
+            f"{stride})), for which Keras adds {_pads_text(keras_pads)} and ignores the padded "
+            "cells. "
             f"Even on the article's own map the pool gives "
             f"{_matrix_text(pooled(printed_conv, 'valid'))} ('valid') or "
             f"{_matrix_text(pooled(printed_conv, 'same'))} ('same'), not "
             f"{_matrix_text(printed_pool)}. Every {pool_size}×{pool_size} window lying inside "
-            f"that map has a maximum of at least {format_number(inside_maxima.min())}, so smaller "
-            f"printed values can only come from windows hanging over the border. {reproduced}"
+            f"that map has a maximum of at least {format_number(inside_maxima.min())}, so the "
+            f"printed {_and_list([format_number(v) for v in too_small])} can only come from "
+            f"windows hanging over the border. {reproduced}"
         ),
     }
 
@@ -563,17 +562,26 @@ def _matching_pool_layouts(feature_map, target, pool_size: int, stride: int) -> 
     return layouts
 
 
+def _and_list(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _pads_text(pads) -> str:
     """E.g. '1 padded row at the bottom and 1 padded column on the left'."""
     (top, bottom), (left, right) = pads
-    sides = ((top, "row", "at the top"), (bottom, "row", "at the bottom"),
-             (left, "column", "on the left"), (right, "column", "on the right"))
+    sides = (
+        (top, "row", "at the top"),
+        (bottom, "row", "at the bottom"),
+        (left, "column", "on the left"),
+        (right, "column", "on the right"),
+    )
     parts = [
         f"{count} padded {noun}{'s' if count > 1 else ''} {where}"
         for count, noun, where in sides
         if count
     ]
-    return " and ".join(parts) or "no padding"
+    return _and_list(parts) if parts else "no padding"
 
 
 def _relu_name_erratum() -> dict:

@@ -109,6 +109,8 @@ class RunStore:
     def create_run(self, dataset: str, model_config: dict, train_config: dict,
                    status: str = "queued") -> int:
         """Adds a run owned by this process and returns its id."""
+        if status not in STATUSES:
+            raise ValueError(f"Unknown status {status!r}; expected one of {STATUSES}.")
         pid = os.getpid()
         now = _now()
         with self._connect() as connection:

@@ -35,6 +35,8 @@ class TrainConfig:
             raise ValueError(f"Expected optimizer in {OPTIMIZERS}, got {self.optimizer!r}.")
         if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)):
             raise ValueError(f"Expected a finite learning_rate, got {self.learning_rate!r}.")
+        # Keras' optimizers reject an int learning rate (e.g. 10), so store it as a float.
+        object.__setattr__(self, "learning_rate", float(self.learning_rate))
         if not 0 < self.learning_rate <= 10:
             raise ValueError(
                 f"Expected learning_rate in (0, 10], got {self.learning_rate}. "
@@ -229,7 +231,12 @@ def fit(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    train_samples = len(y_train) - int(len(y_train) * train_config.validation_split)
+    # Keras trains on the first floor(N * (1 - split)) samples (its train_validation_split).
+    train_samples = (
+        math.floor(len(y_train) * (1.0 - train_config.validation_split))
+        if train_config.validation_split
+        else len(y_train)
+    )
     progress = ProgressCallback(
         steps_per_epoch=math.ceil(train_samples / train_config.batch_size),
         batch_size=train_config.batch_size,

@@ -7,7 +7,7 @@ from lepton.data import describe_datasets
 from lepton.host import host_info
 from pages.common import get_store, selected_dataset
 
-st.title("🔬 Lepton")
+st.title("Lepton")
 st.markdown(
     "See, on this machine, how a small convolutional network trades **speed, cost and "
     "accuracy**. Train the reference CNN from the article (Conv32 → MaxPool → Conv64 → MaxPool → "
@@ -20,7 +20,7 @@ with left:
     st.subheader("Data")
     chosen = selected_dataset()
     for item in describe_datasets():
-        marker = "👉 " if item["name"] == chosen else ""
+        marker = "➜ " if item["name"] == chosen else ""
         status = "available" if item["available"] else "not available offline"
         st.markdown(f"{marker}**{item['name']}** — {status}: {item['where']}")
     st.caption("Change the dataset in the sidebar. Each run records where its data came from.")

@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make run` (the app) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+PORT ?= 8501
+ADDRESS ?= 127.0.0.1
+DATASET ?= mnist-5k
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast system-deps clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+# Debian packages: Chromium for the browser suite, full Fashion-MNIST for the app and tests.
+system-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/datasets/fashion-mnist ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium dataset-fashion-mnist >/dev/null; \
+	fi
+
+run: $(STAMP)
+	LEPTON_DATASET=$(DATASET) $(BIN)/python -m streamlit run app.py \
+		--server.address $(ADDRESS) --server.port $(PORT)
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest
+
+# Everything but the real-browser suite.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not browser"
+
+clean:
+	rm -rf $(VENV) .pytest_cache screenshots

