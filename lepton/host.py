@@ -20,6 +20,20 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_flags() -> set[str]:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def bfloat16_fast() -> bool:
+    """True when the CPU computes bfloat16 natively (AMX or AVX512-BF16), so mixed precision pays."""
+    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
+
+
 def _version(package: str) -> str:
     try:
         return metadata.version(package)
@@ -37,4 +51,5 @@ def host_info() -> dict:
         "system": f"{platform.system()} {platform.release()}",
         "tensorflow": _version("tensorflow"),
         "keras": _version("keras"),
+        "bfloat16": bfloat16_fast(),
     }

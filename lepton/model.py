@@ -87,25 +87,34 @@ class ModelConfig:
         return cls(**{key: value for key, value in values.items() if key in known})
 
 
-def build_model(config: ModelConfig | None = None):
-    """Returns an uncompiled `keras.Sequential` for `config` (default: the reference network)."""
+def build_model(config: ModelConfig | None = None, dtype_policy: str = "float32"):
+    """Returns an uncompiled `keras.Sequential` for `config` (default: the reference network).
+
+    Args:
+        dtype_policy: Keras dtype policy of the hidden layers, e.g. "mixed_bfloat16" to compute
+            in bfloat16 with float32 weights. The output layer always computes in float32.
+    """
     import keras
     from keras import layers
 
     config = config or ModelConfig()
+    policy = {"dtype": dtype_policy}
     pool_layer = layers.MaxPooling2D if config.pooling == "max" else layers.AveragePooling2D
     stack = [keras.Input(shape=config.input_shape, name="image")]
     for index, filters in enumerate(config.filters, start=1):
         stack.append(
             layers.Conv2D(
-                filters, config.kernel_size, activation=config.activation, name=f"conv{index}"
+                filters, config.kernel_size, activation=config.activation, name=f"conv{index}",
+                **policy,
             )
         )
-        stack.append(pool_layer(2, name=f"pool{index}"))
-    stack.append(layers.Flatten(name="flatten"))
-    stack.append(layers.Dense(config.dense_units, activation=config.activation, name="dense"))
+        stack.append(pool_layer(2, name=f"pool{index}", **policy))
+    stack.append(layers.Flatten(name="flatten", **policy))
+    stack.append(
+        layers.Dense(config.dense_units, activation=config.activation, name="dense", **policy)
+    )
     if config.dropout_rate > 0:
-        stack.append(layers.Dropout(config.dropout_rate, name="dropout"))
+        stack.append(layers.Dropout(config.dropout_rate, name="dropout", **policy))
     # The output stays float32 even under a mixed-precision policy so softmax is stable.
     stack.append(
         layers.Dense(config.num_classes, activation="softmax", dtype="float32", name="output")
