@@ -8,6 +8,7 @@ import gzip
 import os
 import socket
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,14 +65,21 @@ def read_idx(path: str | Path) -> np.ndarray:
     """Reads an IDX file (optionally gzipped), the format MNIST and Fashion-MNIST ship in."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as stream:
-        raw = stream.read()
+    try:
+        with opener(path, "rb") as stream:
+            raw = stream.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:  # e.g. a download cut short
+        raise ValueError(f"{path} is not a valid gzip file (cut short?): {error}.") from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValueError(f"{path} is not an IDX file (bad magic number).")
     dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     if raw[2] not in dtypes:
         raise ValueError(f"{path} has unknown IDX element type 0x{raw[2]:02x}.")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(
+            f"{path} is truncated: a {ndim}-D header needs {4 + 4 * ndim} bytes, found {len(raw)}."
+        )
     shape = tuple(int(size) for size in np.frombuffer(raw, ">i4", count=ndim, offset=4))
     data = np.frombuffer(raw, dtypes[raw[2]], offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):

@@ -209,6 +209,27 @@ def test_read_idx_refuses_a_truncated_file(tmp_path, file_name):
         read_idx(_write(tmp_path / file_name, payload))
 
 
+def test_read_idx_refuses_a_truncated_header(tmp_path):
+    """Regression: numpy's bare "buffer is smaller than requested size" named no file."""
+    payload = _idx_bytes(np.zeros((5, 4, 3), dtype=np.uint8))[:10]
+    with pytest.raises(ValueError, match=r"short-idx is truncated: a 3-D header needs 16 bytes"):
+        read_idx(_write(tmp_path / "short-idx", payload))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda packed: packed[:20], lambda packed: gzip.decompress(packed)],
+    ids=["cut-short", "not-gzipped"],
+)
+def test_read_idx_refuses_a_broken_gzip_file(tmp_path, damage):
+    """Regression: a cut download raised EOFError, a plain file named .gz BadGzipFile."""
+    packed = gzip.compress(_idx_bytes(np.zeros((5, 4, 3), dtype=np.uint8)))
+    path = tmp_path / "broken-idx3-ubyte.gz"
+    path.write_bytes(damage(packed))
+    with pytest.raises(ValueError, match="broken-idx3-ubyte.gz is not a valid gzip file"):
+        read_idx(path)
+
+
 # --- Fashion-MNIST from the Debian package --------------------------------------------------
 
 

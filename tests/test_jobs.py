@@ -147,8 +147,9 @@ def test_execute_run_writes_epoch_and_batch_rows(finished_run):
 
 
 def test_non_finite_loss_ends_the_run_failed_with_the_reason(store, monkeypatch):
-    """No setting of the configs diverges reliably on mnist-5k (ReLUs die first), so the data
-    is scaled ×1e10: SGD at learning rate 10 then overflows float32 within two steps."""
+    """No config diverges reliably on real mnist-5k (SGD at learning rate 10 reaches NaN for
+    some seeds only; the loss mostly plateaus), so the pixels are scaled ×1e10: SGD at
+    learning rate 10 then overflows float32 within two steps."""
     real_load_dataset = data.load_dataset
 
     def exploding_load_dataset(*arguments, **keywords):
@@ -209,6 +210,9 @@ def test_job_manager_trains_in_the_background(manager, gate, store):
     run = store.get_run(run_id)
     assert run["status"] == "done", run["reason"]
     assert run["model_path"]
+    lock = TrainingLock(store.home)
+    lock.acquire()  # the worker let go of the host's training lock
+    lock.release()
 
 
 def test_a_second_start_while_busy_is_refused_without_a_run_row(manager, gate, store):
@@ -233,10 +237,11 @@ def test_stop_cancels_the_run_after_its_current_batch(manager, gate, store):
 
 
 def test_the_lock_is_released_after_a_run(manager, gate, store):
-    gate.set()
     first = manager.start("mnist-5k", SMALL_MODEL, QUICK)
+    manager.stop()
+    gate.set()
     assert manager.wait(RUN_TIMEOUT_SECONDS) is True
-    assert store.get_run(first)["status"] == "done"
+    assert store.get_run(first)["status"] == "cancelled"
     gate.clear()
     second = manager.start("mnist-5k", SMALL_MODEL, QUICK)
     assert second != first

@@ -60,6 +60,7 @@ def one_epoch(tiny_data):
         ({"validation_split": 0.95}, r"validation_split in \[0, 0\.9\), got 0\.95\. Use 0 to"),
         ({"validation_split": -0.1}, r"validation_split in \[0, 0\.9\), got -0\.1"),
         ({"seed": -1}, r"non-negative seed, got -1"),
+        ({"precision": "float16"}, r"precision in \('float32', 'mixed_bfloat16'\), got 'float16'"),
         ({"subset": 5}, r"subset ≥ 10 .*got 5"),
     ],
 )
