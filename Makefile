@@ -15,11 +15,11 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# Debian packages: Chromium for the browser suite, full Fashion-MNIST for the app and tests.
+# Debian packages: Chromium for the browser suite, full Fashion-MNIST, a CJK font for screenshots.
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/datasets/fashion-mnist ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/datasets/fashion-mnist ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			chromium dataset-fashion-mnist >/dev/null; \
+			chromium dataset-fashion-mnist fonts-wqy-microhei >/dev/null; \
 	fi
 
 run: $(STAMP)

@@ -207,12 +207,17 @@ def matrix_figure(
     rows, cols = values.shape
     text = [["" if np.isnan(value) else ops.format_number(value) for value in row]
             for row in values]
-    figure = go.Figure(
-        go.Heatmap(
-            z=values, text=text, texttemplate="%{text}", textfont={"size": 14},
-            colorscale=colorscale, showscale=False, xgap=2, ygap=2,
-            hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>",
+    figure = go.Figure()
+    if np.isnan(values).any():
+        # Pale cells under the blanks keep the matrix's shape visible.
+        figure.add_heatmap(
+            z=np.zeros_like(values), colorscale=[[0, "#eef0f4"], [1, "#eef0f4"]],
+            showscale=False, xgap=2, ygap=2, hoverinfo="skip",
         )
+    figure.add_heatmap(
+        z=values, text=text, texttemplate="%{text}", textfont={"size": 14},
+        colorscale=colorscale, showscale=False, xgap=2, ygap=2,
+        hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>",
     )
     if inner is not None:
         figure.add_shape(_rectangle(inner, color="#555555", dash="dash", width=2))
@@ -222,9 +227,9 @@ def matrix_figure(
         title={"text": title, "font": {"size": 14}},
         height=height or 70 + 48 * rows,
         margin={"l": 10, "r": 10, "t": 36 if title else 10, "b": 10},
-        xaxis={"showticklabels": False, "showgrid": False, "zeroline": False,
+        xaxis={"showticklabels": False, "showgrid": False, "zeroline": False, "ticks": "",
                "range": [-0.6, cols - 0.4], "constrain": "domain"},
-        yaxis={"showticklabels": False, "showgrid": False, "zeroline": False,
+        yaxis={"showticklabels": False, "showgrid": False, "zeroline": False, "ticks": "",
                "range": [rows - 0.4, -0.6], "scaleanchor": "x", "constrain": "domain"},
         plot_bgcolor="rgba(0,0,0,0)",
     )

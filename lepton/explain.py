@@ -264,7 +264,8 @@ def overlay(image, heat, opacity: float = 0.6) -> np.ndarray:
         raise ValueError(f"Expected a heat map of shape {grey.shape}, got {heat.shape}.")
     # A "hot" colour scale: red rises first, then green (yellow), blue stays off.
     colour = np.stack([np.clip(heat * 2, 0, 1), np.clip(heat * 2 - 1, 0, 1), 0 * heat], axis=-1)
-    base = np.repeat(np.clip(grey, 0, 1)[..., np.newaxis], 3, axis=-1)
+    # The image is dimmed so that heat on white ink still shows its colour.
+    base = np.repeat(np.clip(grey, 0, 1)[..., np.newaxis], 3, axis=-1) * 0.5
     weight = opacity * heat[..., np.newaxis]
     return np.round((base * (1 - weight) + colour * weight) * 255).astype(np.uint8)
 

@@ -6,7 +6,13 @@ import streamlit as st
 
 from lepton import diagrams, explain
 from lepton.data import DatasetUnavailable
-from lepton.model import MAX_CONV_BLOCKS, POOLINGS, ModelConfig, build_model, layer_table
+from lepton.model import (
+    MAX_CONV_BLOCKS,
+    POOLINGS,
+    ModelConfig,
+    build_model,
+    layer_table,
+)
 from pages.common import get_dataset, get_predictor, get_store, run_label
 
 SOURCES = ("Reference network", "A finished run", "Custom")
@@ -103,12 +109,14 @@ def network_ui(model) -> None:
     metrics[0].metric("Parameters", f"{int(total['Params']):,}")
     metrics[1].metric("MACs per image", f"{int(total['MACs']):,}",
                       help="Multiply-accumulates of the conv and dense layers for one image.")
-    metrics[2].metric("Activations per image", f"{int(total['Activation memory (bytes)']) / 1024:,.1f} KiB",
+    activation_kib = int(total["Activation memory (bytes)"]) / 1024
+    metrics[2].metric("Activations per image", f"{activation_kib:,.1f} KiB",
                       help="Every layer's output for one image in float32, input included.")
-    metrics[3].metric("Weights (float32)", f"{int(total['Params']) * FLOAT32_BYTES / 1024:,.0f} KiB")
+    metrics[3].metric("Weights (float32)",
+                      f"{int(total['Params']) * FLOAT32_BYTES / 1024:,.0f} KiB")
     diagram, table = st.columns([2, 3])
     with diagram:
-        st.graphviz_chart(diagrams.network_dot(model), width="stretch")
+        st.graphviz_chart(diagrams.network_dot(model))
     with table:
         st.dataframe(
             frame, hide_index=True, key="layer_table",
@@ -128,9 +136,9 @@ def article_flows_ui() -> None:
             st.markdown(f"**{title}**")
             st.graphviz_chart(dot, width="stretch")
     st.caption(
-        "Figure 4 draws the activation as its own step. In Keras it is part of each Conv2D and "
-        "Dense layer (activation='relu'), which is why the network above has no activation "
-        "nodes; and the last step is a softmax, not a ReLU."
+        "Figure 4 draws the activation as its own step. In Keras it is an argument of each "
+        "Conv2D and Dense layer (activation='relu', and 'softmax' for the output layer), which "
+        "is why the network above has no activation nodes."
     )
 
 

@@ -44,7 +44,8 @@ def step_slider_ui(label: str, count: int, key: str) -> int:
     # A previous, larger configuration may have left the slider beyond the new end.
     if st.session_state.get(key, 1) > count:
         st.session_state[key] = count
-    return st.slider(f"{label} (1…{count})", 1, count, 1, key=key) - 1
+    # No value argument: the default is the minimum, and a value would clash with the state set above.
+    return st.slider(f"{label} (1…{count})", 1, count, key=key) - 1
 
 
 def geometry_ui(size: int, window: int, stride: int, padding: str, noun: str) -> dict | None:
@@ -61,10 +62,11 @@ def geometry_ui(size: int, window: int, stride: int, padding: str, noun: str) ->
     else:
         st.latex(rf"o = \left\lceil \frac{{n}}{{s}} \right\rceil = "
                  rf"\left\lceil \frac{{{size}}}{{{stride}}} \right\rceil = {out}")
+        total = geometry["pad_before"] + geometry["pad_after"]
         st.caption(
-            f"'same' pads (o − 1)·s + k − n = {geometry['pad_before'] + geometry['pad_after']} "
-            f"cells per axis: {geometry['pad_before']} before and {geometry['pad_after']} after "
-            "(TensorFlow puts the odd one after)."
+            f"'same' pads max((o − 1)·s + k − n, 0) = {total} cells per axis: "
+            f"{geometry['pad_before']} before and {geometry['pad_after']} after"
+            + (" (TensorFlow puts the odd one after)." if total % 2 else ".")
         )
     if geometry["uncovered"]:
         reasons = []
@@ -231,7 +233,8 @@ def pooling_ui() -> None:
     default = POOL_DEFAULT if size == POOL_DEFAULT.shape[0] else default_matrix(size)
     editor, formula = st.columns([1, 1])
     with editor:
-        inputs = matrix_editor_ui(default, f"pool_input_{size}", f"Input ({size}×{size}), editable")
+        inputs = matrix_editor_ui(default, f"pool_input_{size}",
+                                  f"Input ({size}×{size}), editable")
     with formula:
         geometry = geometry_ui(size, window, stride, padding, "window")
         st.caption("W(i, j) is the window of output cell (i, j). With 'same', padded cells "

@@ -17,8 +17,9 @@ CONFIGS = {
     "one-block-kernel-5": ModelConfig(filters=(8,), kernel_size=5, dense_units=16,
                                       activation="tanh"),
 }
-NODE = re.compile(r'^\s*"((?:[^"\\]|\\.)*)" \[label="((?:[^"\\]|\\.)*)", fillcolor="#[0-9a-f]{6}"\];$')
-EDGE = re.compile(r'^\s*"((?:[^"\\]|\\.)*)" -> "((?:[^"\\]|\\.)*)";$')
+QUOTED = r'"((?:[^"\\]|\\.)*)"'  # a DOT string, escapes allowed
+NODE = re.compile(rf'^\s*{QUOTED} \[label={QUOTED}, fillcolor="#[0-9a-f]{{6}}"\];$')
+EDGE = re.compile(rf"^\s*{QUOTED} -> {QUOTED};$")
 SUMMARY_ROW = re.compile(r"│ (\w+) \((\w+)\)\s*│ \(None, ([\d, ]+)\)\s*│\s*([\d,]+) │")
 
 
@@ -67,7 +68,7 @@ def test_network_dot_is_model_summary_drawn(config):
         assert label[-1] == f"{params:,} params"
     assert graph["nodes"]["image"][1] == diagrams.shape_text(config.input_shape)
     chain = list(graph["nodes"])
-    assert graph["edges"] == list(zip(chain, chain[1:]))
+    assert graph["edges"] == list(itertools.pairwise(chain))
 
 
 def test_network_dot_names_the_kernel_units_and_activation():
@@ -99,7 +100,7 @@ def test_article_flows_are_the_four_figures_with_the_articles_words():
             assert re.fullmatch(r"[A-Za-z -]+", english)
             assert re.fullmatch(r"\([\u4e00-\u9fff]+\)", chinese)
         ids = list(graph["nodes"])
-        assert graph["edges"] == list(zip(ids, ids[1:]))
+        assert graph["edges"] == list(itertools.pairwise(ids))
 
 
 def test_quotes_in_names_stay_valid_dot():
@@ -166,7 +167,9 @@ def test_matrix_figure_outlines_the_window_and_leaves_nan_blank():
     values = np.array([[1.0, 2.5], [np.nan, 4.0]])
     figure = diagrams.matrix_figure(values, "t", highlight=(slice(0, 1), slice(1, 2)))
 
-    assert figure.data[0].text[1][0] == "" and figure.data[0].text[0][1] == "2.5"
+    values_trace = figure.data[-1]  # over a pale underlay that keeps blank cells visible
+    assert len(figure.data) == 2
+    assert values_trace.text[1][0] == "" and values_trace.text[0][1] == "2.5"
     outline = figure.layout.shapes[0]
     assert (outline.x0, outline.x1, outline.y0, outline.y1) == (0.5, 1.5, -0.5, 0.5)
 

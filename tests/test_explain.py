@@ -246,3 +246,26 @@ def test_cell_centres_are_the_receptive_field_centres(layers, centre):
     field = tape.gradient(value, image).numpy()[0, :, :, 0]
     rows = np.flatnonzero(field.sum(axis=1))
     assert (rows[0] + rows[-1]) / 2 == start + step * cell
+
+
+def test_overlay_colours_only_where_there_is_heat(digit):
+    heat = np.zeros((28, 28), dtype=np.float32)
+    heat[10:12, 10:12] = 1.0
+
+    rgb = explain.overlay(digit, heat)
+
+    assert rgb.shape == (28, 28, 3) and rgb.dtype == np.uint8
+    cold = rgb[heat == 0]
+    assert (cold[:, 0] == cold[:, 1]).all() and (cold[:, 1] == cold[:, 2]).all()  # grey
+    hot = rgb[10, 10].astype(int)
+    assert hot[0] > hot[2] and hot[1] > hot[2]  # yellow-ish: red and green over blue
+    with pytest.raises(ValueError, match="heat map of shape"):
+        explain.overlay(digit, np.zeros((14, 14)))
+
+
+def test_upscale_repeats_pixels():
+    image = np.array([[1, 2], [3, 4]], dtype=np.uint8)
+
+    np.testing.assert_array_equal(explain.upscale(image, 2),
+                                  [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]])
+    assert explain.upscale(np.zeros((2, 3, 3)), 3).shape == (6, 9, 3)
