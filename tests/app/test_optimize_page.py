@@ -1,0 +1,85 @@
+"""The Optimize page under AppTest: export and measure a run, persisted figures, downloads."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import SMALL_MODEL
+from lepton.export import VARIANTS, load_measurements
+from lepton.model import build_model
+from lepton.registry import RunStore
+from lepton.training import TrainConfig
+
+APP = "../../app.py"
+PAGE = "pages/optimize.py"
+TIMEOUT = 120
+
+
+def measured_table(at: AppTest):
+    (table,) = [frame.value for frame in at.dataframe if "p50 ms" in frame.value.columns]
+    return table
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Optimize"
+    return at
+
+
+@pytest.fixture
+def finished_run(lepton_home):
+    """A done run whose model.keras is SMALL_MODEL untrained: the page needs no accuracy."""
+    store = RunStore(lepton_home)
+    run_id = store.create_run("mnist-5k", SMALL_MODEL.to_dict(), TrainConfig().to_dict())
+    model_path = store.run_folder(run_id) / "model.keras"
+    build_model(SMALL_MODEL).save(model_path)
+    store.update_run(run_id, status="done", model_path=str(model_path),
+                     metrics={"test_accuracy": 0.1})
+    return store.get_run(run_id)
+
+
+def test_without_runs_the_page_says_to_train_first(lepton_home):
+    at = open_page()
+    assert "no finished run" in at.info[0].value
+    assert not at.button
+
+
+def test_export_and_measure_fills_the_table_chart_downloads_and_persists(finished_run, lepton_home):
+    at = open_page()
+    assert "has not been measured yet" in at.caption[-1].value
+    at.multiselect(key="optimize_variants").set_value(["fp32", "int8-dynamic"])
+    at.select_slider(key="optimize_repeats").set_value(200)
+    at.button(key="export_measure").click().run()
+    assert not at.exception, at.exception
+
+    table = measured_table(at)
+    assert list(table["variant"]) == ["keras", "fp32", "int8-dynamic"]
+    assert {"size MB", "vs .keras", "accuracy", "Δ accuracy", "p50 ms", "p95 ms",
+            "img/s"} <= set(table.columns)
+    assert table["p50 ms"].notna().all() and (table["img/s"] > 0).all()
+    assert table.loc[1, "Δ accuracy"] == pytest.approx(0.0, abs=0.2)  # fp32 ≈ Keras (pp)
+    method = " ".join(caption.value for caption in at.caption)
+    assert "200 calls with one image" in method and "Load average" in method
+    assert [chart.key for chart in at.get("plotly_chart")] == ["optimize_chart"]
+    downloads = {element.proto.label for element in at.get("download_button")}
+    assert {label.split()[0] for label in downloads} == {"keras", "fp32", "int8-dynamic"}
+
+    at.radio(key="optimize_axis").set_value("p50_ms").run()
+    assert not at.exception, at.exception
+
+    document = load_measurements(RunStore(lepton_home), finished_run["id"])
+    assert [row["variant"] for row in document["rows"]] == ["keras", "fp32", "int8-dynamic"]
+
+    again = open_page()  # a new session, nothing clicked: the last measurement with its time
+    assert list(measured_table(again)["variant"]) == ["keras", "fp32", "int8-dynamic"]
+    stamp = document["measured_at"][:16].replace("T", " ")
+    assert any(stamp in caption.value for caption in again.caption)
+
+
+def test_no_variant_chosen_disables_the_button(finished_run):
+    at = open_page()
+    at.multiselect(key="optimize_variants").set_value([]).run()
+    assert at.button(key="export_measure").disabled
+    assert at.multiselect(key="optimize_variants").options == list(VARIANTS)
