@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,12 @@ def load_model(path: str | Path):
     path = Path(path)
     if not path.exists():
         raise ValueError(f"No model file at {path}; it may have been deleted with its run.")
-    return keras.saving.load_model(path, compile=False, safe_mode=True)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a .keras model (a .keras file is a zip archive).")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except TypeError as error:  # a config naming classes Keras will not build in safe mode
+        raise ValueError(f"{path} could not be loaded safely: {error}") from error
 
 
 def _check_images(images, input_shape: tuple[int, ...]) -> np.ndarray:
