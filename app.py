@@ -13,6 +13,7 @@ pages = {
     "Train and compare": [
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/leaderboard:"),
+        st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
     ],
     "Use the model": [
         st.Page("pages/predict.py", title="Predict", icon=":material/draw:"),

@@ -128,3 +128,16 @@ def confusion_heatmap(matrix: list[list[int]], class_names: tuple[str, ...],
                          yaxis=dict(title="true", autorange="reversed", type="category"),
                          margin=dict(l=10, r=10, t=60, b=10), height=520)
     return figure
+
+
+def class_balance(per_class: dict[str, dict[str, int]]) -> go.Figure:
+    """Stacked bars of train and test images per class (a dataset manifest's counts)."""
+    classes = [str(name) for name in per_class]
+    figure = go.Figure()
+    for part in ("train", "test"):
+        figure.add_bar(x=classes, y=[per_class[name][part] for name in per_class], name=part,
+                       hovertemplate="%{x}: %{y} " + part + " images<extra></extra>")
+    figure.update_layout(title="Images per class", barmode="stack", yaxis_title="images",
+                         xaxis=dict(type="category"), margin=dict(l=10, r=10, t=40, b=10),
+                         height=320, legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+    return figure

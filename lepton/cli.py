@@ -1,4 +1,7 @@
-"""Command line: python -m lepton {datasets,train,evaluate,predict,runs} [--json]."""
+"""Command line: python -m lepton {datasets,train,evaluate,predict,export,runs} [--json].
+
+`datasets` lists; `datasets import PATH --name NAME` imports a .zip or .npz; `datasets delete NAME`.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +38,29 @@ def _filters(text: str) -> tuple[int, ...]:
         ) from None
 
 
+def _variants(text: str) -> tuple[str, ...]:
+    from lepton.export import VARIANTS
+
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [part for part in chosen if part not in VARIANTS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated variants from {','.join(VARIANTS)}, got {text!r}"
+        )
+    return tuple(dict.fromkeys(chosen))  # keeps the order given, drops repeats
+
+
+def _dataset_name(text: str) -> str:
+    from lepton.data import available_datasets
+
+    names = available_datasets()
+    if text not in names:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(names)})"
+        )
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lepton", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,10 +70,27 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         return sub
 
-    command("datasets", "list the built-in datasets and whether they load here")
+    datasets = command("datasets", "list, import (.zip of class folders or .npz) or delete "
+                                   "datasets")
+    datasets.add_argument("action", nargs="?", choices=("list", "import", "delete"),
+                          default="list")
+    datasets.add_argument("target", nargs="?", help="import: the .zip/.npz file; delete: a name")
+    datasets.add_argument("--name", help="import: the new dataset's name, e.g. pets-32")
+    datasets.add_argument("--size", type=_positive_int, default=28,
+                          help="import: input height and width in pixels")
+    datasets.add_argument("--channels", type=int, choices=(1, 3), default=1,
+                          help="import: 1 grayscale, 3 RGB")
+    datasets.add_argument("--digit-like", action="store_true",
+                          help="import: MNIST-style centring (28×28×1) instead of a plain resize")
+    datasets.add_argument("--test-fraction", type=float, default=0.2,
+                          help="import: share held out for testing when the source has no split")
+    datasets.add_argument("--seed", type=int, default=0, help="import: seed of that split")
+    datasets.add_argument("--overwrite", action="store_true",
+                          help="import: replace an imported dataset of the same name")
 
     train = command("train", "train a CNN and store the run")
-    train.add_argument("--dataset", choices=DATASET_NAMES, default="auto")
+    train.add_argument("--dataset", type=_dataset_name, default="auto",
+                       help=f"{', '.join(DATASET_NAMES)} or an imported dataset's name")
     train.add_argument("--epochs", type=int, default=5)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--learning-rate", type=float, default=1e-3)
@@ -55,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--validation-split", type=float, default=0.1)
     train.add_argument("--subset", type=int, default=None, help="training samples to keep")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--precision", default="float32",
+                       help="float32 (the article's) or mixed_bfloat16 (faster on AMX/BF16 CPUs)")
     train.add_argument("--filters", type=_filters, default=(32, 64),
                        help="filters per conv block, e.g. 32,64 (1 to 3 blocks)")
     train.add_argument("--kernel-size", type=int, default=3)
@@ -65,13 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = command("evaluate", "evaluate a stored run on a test set")
     evaluate.add_argument("--run", default="latest", help="run id, latest or best")
-    evaluate.add_argument("--dataset", choices=DATASET_NAMES, default=None,
+    evaluate.add_argument("--dataset", type=_dataset_name, default=None,
                           help="defaults to the run's own dataset")
 
     predict = command("predict", "predict image files with a stored run")
     predict.add_argument("--run", default="latest", help="run id, latest or best")
     predict.add_argument("--top", type=_positive_int, default=3, help="classes to list")
     predict.add_argument("files", nargs="+", type=Path)
+
+    export = command("export", "export a run as TFLite fp32/fp16/int8 and measure each variant")
+    export.add_argument("--run", default="latest", help="run id, latest or best")
+    export.add_argument("--variants", type=_variants, default="fp32,fp16,int8-dynamic,int8-full",
+                        help="comma-separated: fp32, fp16, int8-dynamic, int8-full")
+    export.add_argument("--repeats", type=_positive_int, default=1000,
+                        help="single-image latency samples per variant")
 
     command("runs", "list stored runs")
     return parser
@@ -87,9 +139,43 @@ def _progress(message: str) -> None:
 
 
 def cmd_datasets(args, store) -> int:
-    from lepton.data import describe_datasets
+    from lepton.data import delete_dataset, describe_datasets
+    from lepton.importer import DatasetImportError, import_file
 
-    datasets = describe_datasets()
+    if args.action != "list" and not args.target:
+        raise UsageError(f"datasets {args.action} needs a "
+                         f"{'file' if args.action == 'import' else 'dataset name'}.")
+    if args.action == "import":
+        if not args.name:
+            raise UsageError("datasets import needs --name NAME, e.g. --name pets-32.")
+        try:
+            manifest = import_file(
+                args.target, args.name, home=store.home, size=(args.size, args.size),
+                channels=args.channels, digit_like=args.digit_like,
+                test_fraction=args.test_fraction, seed=args.seed, overwrite=args.overwrite,
+                on_progress=lambda fraction, text: _progress(f"  {fraction:4.0%} {text}"),
+            )
+        except DatasetImportError as error:
+            raise UsageError(str(error)) from None
+        counts = manifest["counts"]
+        _emit(args, manifest, [
+            f"imported {manifest['name']}: {counts['train']:,} train / {counts['test']:,} test "
+            f"images of {'×'.join(map(str, manifest['input_shape']))} in "
+            f"{len(manifest['classes'])} classes ({', '.join(manifest['classes'])})",
+            f"preprocessing: {manifest['preprocessing']}; {manifest['split']}",
+            f"skipped: {counts['duplicates']} duplicates, {counts['unreadable']} unreadable, "
+            f"{counts['ignored']} ignored",
+            *(f"  unreadable {item['file']}: {item['reason']}" for item in manifest["unreadable"]),
+        ])
+        return EXIT_OK
+    if args.action == "delete":
+        try:
+            delete_dataset(args.target, store.home)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        _emit(args, {"deleted": args.target}, [f"deleted {args.target}"])
+        return EXIT_OK
+    datasets = describe_datasets(store.home)
     _emit(args, {"datasets": datasets}, [
         f"{item['name']:<14} {'yes' if item['available'] else 'no ':<4} {item['where']}"
         for item in datasets
@@ -111,6 +197,7 @@ def cmd_train(args, store) -> int:
             optimizer=args.optimizer, learning_rate=args.learning_rate,
             batch_size=args.batch_size, epochs=args.epochs,
             validation_split=args.validation_split, seed=args.seed, subset=args.subset,
+            precision=args.precision,
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -175,19 +262,20 @@ def _resolve(store, reference: str) -> dict:
 
 def cmd_evaluate(args, store) -> int:
     from lepton.data import load_dataset
-    from lepton.evaluation import evaluate
-    from lepton.inference import load_model
+    from lepton.evaluation import evaluate_probabilities
+    from lepton.inference import predictor_for
 
     run = _resolve(store, args.run)
     dataset = load_dataset(args.dataset or run["dataset"])
-    model = load_model(run["model_path"])
-    expected = tuple(model.input_shape[1:])
-    if dataset.input_shape != expected or dataset.num_classes != model.output_shape[-1]:
+    predictor = predictor_for(run["model_path"], convert_missing=True)
+    expected = predictor.input_shape
+    if dataset.input_shape != expected or dataset.num_classes != predictor.num_classes:
         raise UsageError(
-            f"Run {run['id']} expects {expected} images and {model.output_shape[-1]} classes; "
+            f"Run {run['id']} expects {expected} images and {predictor.num_classes} classes; "
             f"{dataset.name} has {dataset.input_shape} and {dataset.num_classes}."
         )
-    metrics = evaluate(model, dataset.x_test, dataset.y_test, dataset.class_names)
+    metrics = evaluate_probabilities(predictor(dataset.x_test), dataset.y_test,
+                                     dataset.class_names)
     document = {"run_id": run["id"], "dataset": dataset.name, "dataset_source": dataset.source,
                 **metrics}
     lines = [f"run {run['id']} on {dataset.name}: accuracy {metrics['test_accuracy']:.4f}, "
@@ -201,18 +289,20 @@ def cmd_evaluate(args, store) -> int:
 def cmd_predict(args, store) -> int:
     import numpy as np
 
-    from lepton.imaging import preprocess_image
-    from lepton.inference import Predictor, load_model, top_k
+    from lepton.imaging import preparer
+    from lepton.inference import predictor_for, top_k
 
     run = _resolve(store, args.run)
     class_names = tuple(run["metrics"].get("class_names") or [str(i) for i in range(10)])
-    predictor = Predictor(load_model(run["model_path"]))
+    predictor = predictor_for(run["model_path"], convert_missing=True)
+    prepare, _ = preparer(run["metrics"].get("preprocessing", "digit"),
+                          run["model_config"].get("input_shape", (28, 28, 1)))
     predictions = []
     for path in args.files:
         entry = {"file": str(path), "label": None, "confidence": None, "probabilities": None,
                  "top": None, "error": None}
         try:
-            image = preprocess_image(path.read_bytes())
+            image = prepare(path.read_bytes())
             probabilities = predictor(image.input[np.newaxis])[0]
         except (OSError, ValueError) as error:
             entry["error"] = str(error)
@@ -231,6 +321,48 @@ def cmd_predict(args, store) -> int:
     ]
     _emit(args, {"run_id": run["id"], "predictions": predictions}, lines)
     return EXIT_OK if all(item["error"] is None for item in predictions) else EXIT_FAILURE
+
+
+def _size(count: int | None) -> str:
+    if count is None:
+        return "-"
+    return f"{count / 1e6:.2f} MB" if count >= 1e6 else f"{count / 1e3:.0f} KB"
+
+
+def cmd_export(args, store) -> int:
+    from lepton.data import load_dataset
+    from lepton.export import export_run
+
+    run = _resolve(store, args.run)
+    dataset = load_dataset(run["dataset"])
+    _progress(f"run {run['id']}: exporting {', '.join(args.variants)} and measuring on "
+              f"{len(dataset.y_test):,} {dataset.name} test images")
+    try:
+        rows = export_run(store, run, dataset, args.variants, repeats=args.repeats,
+                          on_progress=lambda fraction, text: _progress(f"  {text}"))
+    except ValueError as error:  # a dataset that does not fit the model
+        raise UsageError(str(error)) from None
+    keys = ("variant", "path", "bytes", "test_accuracy", "p50_ms", "p95_ms",
+            "images_per_second", "size_vs_keras", "accuracy_delta", "top1_agreement",
+            "max_abs_diff", "convert_seconds", "error")
+    document = {"run_id": run["id"], "dataset": dataset.name,
+                "variants": [{key: row.get(key) for key in keys} for row in rows]}
+    lines = [f"run {run['id']} on {dataset.name} ({len(dataset.y_test):,} test images); "
+             f"latency = one image, {args.repeats} repeats; throughput = batches of 256",
+             f"{'variant':<13} {'size':>9} {'vs keras':>8} {'accuracy':>8} {'Δ acc':>7} "
+             f"{'p50 ms':>8} {'p95 ms':>8} {'img/s':>9}  file"]
+    for row in rows:
+        if row["error"]:
+            lines.append(f"{row['variant']:<13} failed: {row['error']}")
+            continue
+        lines.append(
+            f"{row['variant']:<13} {_size(row['bytes']):>9} {row['size_vs_keras']:>8.1%} "
+            f"{row['test_accuracy']:>8.4f} {row['accuracy_delta'] * 100:>+5.2f}pp "
+            f"{row['p50_ms']:>8.3f} {row['p95_ms']:>8.3f} {row['images_per_second']:>9,.0f}  "
+            f"{row['path']}"
+        )
+    _emit(args, document, lines)
+    return EXIT_OK if all(row["error"] is None for row in rows) else EXIT_FAILURE
 
 
 def cmd_runs(args, store) -> int:
@@ -256,7 +388,7 @@ def cmd_runs(args, store) -> int:
 
 
 COMMANDS = {"datasets": cmd_datasets, "train": cmd_train, "evaluate": cmd_evaluate,
-            "predict": cmd_predict, "runs": cmd_runs}
+            "predict": cmd_predict, "export": cmd_export, "runs": cmd_runs}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,11 +1,17 @@
-"""Datasets by name: arrays float32 in [0, 1] of shape (N, 28, 28, 1), integer labels, provenance."""
+"""Datasets by name: float32 images in [0, 1] of shape (N, H, W, C), integer labels, provenance.
+
+Built-in: MNIST and Fashion-MNIST (28×28×1). Imported: LEPTON_HOME/datasets/<name>.npz + .json,
+written by `lepton.importer`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import gzip
+import json
 import os
+import re
 import socket
 import sys
 import zlib
@@ -24,6 +30,8 @@ FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 EMBEDDED_TEST_SIZE = 1000
 EMBEDDED_SPLIT_SEED = 1234  # fixed so every install gets the same 4,000/1,000 split
 DOWNLOAD_TIMEOUT_SECONDS = 10
+CUSTOM_FOLDER = "datasets"  # imported datasets: LEPTON_HOME/datasets/<name>.npz + <name>.json
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
 class DatasetUnavailable(RuntimeError):
@@ -40,6 +48,7 @@ class Dataset:
     class_names: tuple[str, ...]
     source: str  # where the arrays came from, in words a user can check
     note: str = ""  # e.g. why `auto` fell back to the embedded set
+    preprocessing: str = "digit"  # how pictures become inputs: "digit" (MNIST recipe) or "plain"
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -58,6 +67,7 @@ class Dataset:
             "input_shape": list(self.input_shape),
             "source": self.source,
             "note": self.note,
+            "preprocessing": self.preprocessing,
         }
 
 
@@ -218,7 +228,8 @@ def load_dataset(name: str = "auto", subset: int | None = None, seed: int = 0) -
     """Loads a dataset by name.
 
     Args:
-        name: one of `DATASET_NAMES`. `auto` is full MNIST when it loads, else `mnist-5k`.
+        name: one of `DATASET_NAMES` or an imported dataset's name (`custom_datasets()`).
+            `auto` is full MNIST when it loads, else `mnist-5k`.
         subset: keep this many training samples (stratified, seeded); `None` keeps all.
         seed: seed of the subset draw.
 
@@ -226,8 +237,11 @@ def load_dataset(name: str = "auto", subset: int | None = None, seed: int = 0) -
         ValueError: unknown name or impossible subset size.
         DatasetUnavailable: the dataset cannot be had here (the message says why).
     """
-    if name not in DATASET_NAMES:
-        raise ValueError(f"Unknown dataset {name!r}. Choose one of: {', '.join(DATASET_NAMES)}.")
+    manifest = None if name in DATASET_NAMES else custom_manifest(name)
+    if name not in DATASET_NAMES and manifest is None:
+        raise ValueError(
+            f"Unknown dataset {name!r}. Choose one of: {', '.join(available_datasets())}."
+        )
     if subset is not None and subset < 1:
         raise ValueError(f"Expected a positive subset size or None, got {subset}.")
     if name == "auto":
@@ -238,6 +252,8 @@ def load_dataset(name: str = "auto", subset: int | None = None, seed: int = 0) -
             dataset = _with(dataset, note=f"auto chose mnist-5k because full MNIST failed: {error}")
         else:
             dataset = _with(dataset, note="auto chose full MNIST (it loaded)")
+    elif manifest is not None:
+        dataset = _load_custom(manifest)
     else:
         dataset = _LOADERS[name]()
     if subset is not None and subset < len(dataset.y_train):
@@ -255,14 +271,19 @@ def _keras_cache(file_name: str) -> Path:
     return keras_home / "datasets" / file_name
 
 
-def describe_datasets() -> list[dict]:
-    """What each built-in dataset is and whether it can load here, without loading it."""
+def describe_datasets(home: str | Path | None = None) -> list[dict]:
+    """What each dataset (built-in, then imported) is and whether it loads here, without loading.
+
+    Every entry has name, available, train_samples, test_samples, where (provenance in words),
+    kind ("built-in" or "imported"), preprocessing ("digit" or "plain"), input_shape and
+    num_classes.
+    """
     fashion_files = all(
         (FASHION_MNIST_DIR / f"{part}-ubyte.gz").exists()
         for part in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")
     )
     mnist_cached = _keras_cache("mnist.npz").exists()
-    return [
+    built_in = [
         {"name": "auto", "available": True, "train_samples": 60000 if mnist_cached else 4000,
          "where": "full MNIST when it loads, else the embedded mnist-5k"},
         {"name": "mnist", "available": mnist_cached, "train_samples": 60000,
@@ -276,3 +297,133 @@ def describe_datasets() -> list[dict]:
          else "needs a one-time download through keras.datasets.fashion_mnist "
               "(or: apt-get install dataset-fashion-mnist)"},
     ]
+    # Fashion-MNIST was made like MNIST (object centred, light on black), so the digit recipe
+    # is also the closest match for a photo of a garment.
+    # Every built-in pairs 60,000 training images with 10,000 test ones, or 4,000 with 1,000.
+    entries = [{**entry, "test_samples": 10000 if entry["train_samples"] == 60000 else 1000,
+                "kind": "built-in", "preprocessing": "digit", "input_shape": [28, 28, 1],
+                "num_classes": 10} for entry in built_in]
+    for manifest in custom_datasets(home):
+        entries.append({
+            "name": manifest["name"], "available": True,
+            "train_samples": manifest["counts"]["train"],
+            "test_samples": manifest["counts"]["test"], "where": _custom_source(manifest),
+            "kind": "imported", "preprocessing": manifest["preprocessing"],
+            "input_shape": manifest["input_shape"], "num_classes": len(manifest["classes"]),
+        })
+    return entries
+
+
+# --- Imported datasets (written by lepton.importer) -----------------------------------------
+
+
+def datasets_folder(home: str | Path | None = None) -> Path:
+    """Where imported datasets live: `LEPTON_HOME/datasets`."""
+    from lepton.registry import default_home
+
+    return Path(home or default_home()) / CUSTOM_FOLDER
+
+
+def custom_manifest(name: str, home: str | Path | None = None) -> dict | None:
+    """The manifest of the imported dataset `name`, or None when there is none."""
+    if not NAME_PATTERN.match(name or "") or name in DATASET_NAMES:
+        return None  # also keeps a hostile name such as "../x" out of every path
+    folder = datasets_folder(home)
+    path, arrays = folder / f"{name}.json", folder / f"{name}.npz"
+    if not (path.is_file() and arrays.is_file()):
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("name") != name:
+        return None
+    return {**manifest, "home": str(folder.parent)}
+
+
+def custom_datasets(home: str | Path | None = None) -> list[dict]:
+    """Manifests of every imported dataset, by name (a manifest without its arrays is skipped)."""
+    folder = datasets_folder(home)
+    if not folder.is_dir():
+        return []
+    manifests = (custom_manifest(path.stem, home) for path in sorted(folder.glob("*.json")))
+    return [manifest for manifest in manifests if manifest is not None]
+
+
+def available_datasets(home: str | Path | None = None) -> tuple[str, ...]:
+    """Every name `load_dataset` accepts: the built-in ones, then the imported ones."""
+    return DATASET_NAMES + tuple(manifest["name"] for manifest in custom_datasets(home))
+
+
+def delete_dataset(name: str, home: str | Path | None = None) -> None:
+    """Deletes an imported dataset (its manifest first, so it vanishes at once, then its arrays).
+
+    Raises:
+        ValueError: `name` is built-in or not an imported dataset.
+    """
+    if name in DATASET_NAMES:
+        raise ValueError(f"{name!r} is built-in and cannot be deleted; only imported ones can.")
+    if custom_manifest(name, home) is None:
+        raise ValueError(f"There is no imported dataset {name!r} in {datasets_folder(home)}.")
+    folder = datasets_folder(home)
+    (folder / f"{name}.json").unlink(missing_ok=True)
+    (folder / f"{name}.npz").unlink(missing_ok=True)
+
+
+def _custom_source(manifest: dict) -> str:
+    return (f"imported from {manifest['source_file']} (sha256 {manifest['source_sha256'][:12]}…) "
+            f"on {manifest['created'][:10]}; {manifest['split']}")
+
+
+def _load_custom(manifest: dict) -> Dataset:
+    path = Path(manifest["home"]) / CUSTOM_FOLDER / f"{manifest['name']}.npz"
+    expected = tuple(manifest["input_shape"])
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {key: stored[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+    for part in ("train", "test"):
+        images, labels = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if images.shape[1:] != expected or len(images) != len(labels):
+            raise ValueError(
+                f"{path} does not match its manifest ({part}: images {images.shape}, labels "
+                f"{labels.shape}, expected (N, {', '.join(map(str, expected))})). Import the "
+                "dataset again."
+            )
+    return Dataset(
+        name=manifest["name"],
+        x_train=_as_float(arrays["x_train"]),
+        y_train=arrays["y_train"].astype(np.int64),
+        x_test=_as_float(arrays["x_test"]),
+        y_test=arrays["y_test"].astype(np.int64),
+        class_names=tuple(manifest["classes"]),
+        source=_custom_source(manifest),
+        preprocessing=manifest["preprocessing"],
+    )
+
+
+def _as_float(pixels: np.ndarray) -> np.ndarray:
+    """Stored uint8 pixels → float32 in [0, 1]."""
+    return (pixels.astype(np.float32) / 255.0).astype(np.float32)
+
+
+def sample_strips(dataset: Dataset, per_class: int = 8, scale: int = 2,
+                  seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """Up to `per_class` training images of each class side by side, for a per-class grid.
+
+    Returns:
+        (class name, uint8 strip (H·scale, n·W·scale + 2·(n − 1)[, 3])) per class; images
+        are enlarged by pixel repetition so small inputs stay sharp on screen.
+    """
+    generator = np.random.default_rng(seed)
+    strips = []
+    height, width, channels = dataset.input_shape
+    for label, class_name in enumerate(dataset.class_names):
+        indices = np.flatnonzero(dataset.y_train == label)
+        chosen = generator.permutation(indices)[:per_class]
+        gap = np.full((height * scale, 2, channels), 255, dtype=np.uint8)
+        tiles = []
+        for index in chosen:
+            tile = np.round(dataset.x_train[index] * 255).astype(np.uint8)
+            tiles += [tile.repeat(scale, axis=0).repeat(scale, axis=1), gap]
+        strip = np.concatenate(tiles[:-1], axis=1) if tiles else gap
+        strips.append((class_name, strip[..., 0] if channels == 1 else strip))
+    return strips

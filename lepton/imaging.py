@@ -229,7 +229,8 @@ def _high_depth_to_levels(image: Image.Image) -> np.ndarray:
         return values
     if high == low:
         return np.zeros_like(values)
-    return (values - low) * (255.0 / (high - low))
+    # In float64: the spread of extreme float32 pixels (e.g. ±3e38) overflows float32 to inf.
+    return ((values.astype(np.float64) - low) * (255.0 / (high - low))).astype(np.float32)
 
 
 def _shrink(image: Image.Image) -> Image.Image:
@@ -383,3 +384,80 @@ def _centre_by_mass(fitted: np.ndarray) -> np.ndarray:
     fitted_columns = slice(field_columns.start - left, field_columns.stop - left)
     field[field_rows, field_columns] = fitted[fitted_rows, fitted_columns]
     return field
+
+
+# --- Plain resize (data that is not digit-like) ---------------------------------------------
+
+PREPROCESSING_KINDS = ("digit", "plain")
+
+
+def prepare_plain(
+    source: bytes | Image.Image | np.ndarray, size: tuple[int, int] = (28, 28), channels: int = 1
+) -> Preprocessed:
+    """Any picture → an (H, W, channels) input by a plain resize, keeping both steps.
+
+    For photos, icons and shapes: the whole picture is kept and stretched to `size`; nothing
+    is cropped, inverted or centred (that is `preprocess_image`'s MNIST recipe for digits).
+    Transparent pixels are composited on white.
+
+    Args:
+        source: file bytes, a Pillow image or an array, as for `preprocess_image`.
+        size: (height, width) of the model input.
+        channels: 1 (grayscale) or 3 (RGB).
+
+    Raises:
+        ImageError: If the source is unreadable or of an absurd size.
+        ValueError: If `size` or `channels` is not a model input shape.
+    """
+    height, width = (int(side) for side in size)
+    if height < 1 or width < 1 or channels not in (1, 3):
+        raise ValueError(
+            f"Expected a positive (height, width) and 1 or 3 channels, got {size} and {channels}."
+        )
+    image = _as_image(source)
+    source_size = image.size
+    image = _shrink(_to_working_mode(image))
+    if image.mode == "F":
+        image = Image.fromarray(_to_uint8(np.asarray(image)))
+    if image.mode == "RGBA":
+        paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(paper, image).convert("RGB")
+    steps = [Step("original", _to_uint8(np.asarray(image)))]
+    resized = image.convert("L" if channels == 1 else "RGB").resize(
+        (width, height), Image.Resampling.LANCZOS
+    )
+    pixels = np.asarray(resized, dtype=np.uint8)
+    steps.append(Step(f"resized {width}×{height} {'grayscale' if channels == 1 else 'RGB'}",
+                      pixels))
+    values = pixels.astype(np.float32) / 255.0
+    return Preprocessed(
+        input=values[..., np.newaxis] if channels == 1 else values,
+        steps=tuple(steps),
+        inverted=False,
+        source_size=source_size,
+    )
+
+
+def preparer(kind: str, input_shape: tuple[int, int, int] = (28, 28, 1)):
+    """The picture → model-input function of a preprocessing kind, and what it does in words.
+
+    Args:
+        kind: "digit" (MNIST-style centring) or "plain" (resize only), as a run records it.
+        input_shape: the model's (height, width, channels).
+    """
+    height, width, channels = (int(side) for side in input_shape)
+    if kind == "plain":
+        colour = "grayscale" if channels == 1 else "RGB"
+        return (
+            lambda source: prepare_plain(source, (height, width), channels),
+            f"plain resize to {width}×{height} {colour}: the whole picture is stretched to the "
+            "model's input, nothing is cropped, inverted or centred (the dataset is not "
+            "digit-like)",
+        )
+    if kind != "digit":
+        raise ValueError(f"Expected preprocessing in {PREPROCESSING_KINDS}, got {kind!r}.")
+    return (
+        preprocess_image,
+        f"MNIST-style digit recipe: ink found, cropped, fitted into {BOX_SIZE}×{BOX_SIZE} and "
+        f"centred by its centre of mass in {FIELD_SIZE}×{FIELD_SIZE}",
+    )

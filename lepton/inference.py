@@ -13,8 +13,8 @@ import json
 import logging
 import os
 import threading
-from collections import OrderedDict
 import zipfile
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np

@@ -137,6 +137,7 @@ def execute_run(
             model_config=model_config.to_dict(),
             metrics={"dataset_source": dataset.source, "dataset_note": dataset.note,
                      "class_names": list(dataset.class_names),
+                     "preprocessing": dataset.preprocessing,
                      "train_samples": int(len(dataset.y_train))},
             progress={"stage": "training", "fraction": 0.0, "epochs": train_config.epochs},
         )
@@ -160,11 +161,23 @@ def execute_run(
             metrics.update(evaluate(result.model, dataset.x_test, dataset.y_test,
                                     dataset.class_names))
             model_path = store.run_folder(run_id) / "model.keras"
-            result.model.save(model_path)
+            partial = model_path.with_name("model.partial.keras")  # Keras wants the suffix
+            try:  # a full disk or a kill mid-save must not leave a half-written model.keras
+                result.model.save(partial)
+                os.replace(partial, model_path)
+            finally:
+                partial.unlink(missing_ok=True)
             metrics["model_bytes"] = model_path.stat().st_size
             metrics["params"] = int(result.model.count_params())
             metrics["macs"] = sum(row["macs"] for row in layer_table(result.model))
             values["model_path"] = str(model_path)
+            store.update_run(run_id, progress={"stage": "exporting for fast inference"})
+            try:  # model.tflite (fp32, LiteRT) answers ~20× faster; the run is fine without it
+                from lepton.export import write_fast_model
+
+                metrics.update(write_fast_model(result.model, model_path, dataset.x_test[:200]))
+            except Exception as error:
+                metrics["tflite_error"] = f"{type(error).__name__}: {str(error)[:500]}"
         if result.history:
             last = result.history[-1]
             metrics.update({key: last[key] for key in ("loss", "accuracy", "val_loss",

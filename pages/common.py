@@ -10,7 +10,7 @@ import os
 import streamlit as st
 
 from lepton.costs import CostSettings, load_settings, save_settings
-from lepton.data import DATASET_NAMES
+from lepton.data import describe_datasets
 from lepton.registry import RunStore, default_home
 
 DEFAULT_DATASET = os.environ.get("LEPTON_DATASET", "auto")
@@ -57,9 +57,11 @@ def get_jobs():
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def get_predictor(model_path: str):
-    from lepton.inference import Predictor, load_model
+    """The fastest predictor of a run: its model.tflite on LiteRT (made now for older runs),
+    else Keras. Shared by every session; `.model` loads the Keras model for explanations."""
+    from lepton.inference import predictor_for
 
-    return Predictor(load_model(model_path))
+    return predictor_for(model_path, convert_missing=True)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the dataset…")
@@ -113,18 +115,25 @@ def costs_ui() -> None:
 
 def sidebar_ui() -> None:
     """The controls every page shares."""
-    if "dataset" not in st.session_state:
+    datasets = {item["name"]: item for item in describe_datasets(get_store().home)}
+    if st.session_state.get("dataset") not in datasets:  # first visit, or it was just deleted
         linked = st.query_params.get("dataset")
-        fallback = DEFAULT_DATASET if DEFAULT_DATASET in DATASET_NAMES else "auto"
-        st.session_state["dataset"] = linked if linked in DATASET_NAMES else fallback
+        fallback = DEFAULT_DATASET if DEFAULT_DATASET in datasets else "auto"
+        st.session_state["dataset"] = linked if linked in datasets else fallback
     with st.sidebar:
         st.selectbox(
             "Dataset",
-            DATASET_NAMES,
+            list(datasets),
             key="dataset",
             help="auto: full MNIST when it can be loaded (internet or Keras cache), else the "
-            "5,000 embedded MNIST digits (mnist-5k).",
+            "5,000 embedded MNIST digits (mnist-5k). Datasets imported on the Data page follow "
+            "the built-in ones.",
         )
+        chosen = datasets[st.session_state["dataset"]]
+        if chosen["available"]:
+            st.caption(f":material/check_circle: Available: {chosen['where']}")
+        else:
+            st.caption(f":material/cloud_off: Not available offline: {chosen['where']}")
         costs_ui()
         runs = get_store().list_runs()
         running = [run for run in runs if run["status"] in ("queued", "running")]

@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from lepton import charts, explain
-from lepton.imaging import ImageError, preprocess_image
+from lepton.imaging import ImageError, preparer, preprocess_image
 from lepton.inference import top_k
 from lepton.jobs import TrainingBusy
 from lepton.model import ModelConfig
@@ -58,7 +58,8 @@ def inputs_ui() -> list[tuple[str, object]]:
     upload_tab, draw_tab = st.tabs(["Upload", "Draw"])
     with upload_tab:
         uploads = st.file_uploader(
-            "Digit pictures (PNG, JPEG, BMP, GIF, WebP): dark ink on light paper or light on dark",
+            "Pictures (PNG, JPEG, BMP, GIF, WebP); digits: dark ink on light paper or light on "
+            "dark",
             type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads",
         )
     with draw_tab:
@@ -73,13 +74,14 @@ def inputs_ui() -> list[tuple[str, object]]:
     return pictures
 
 
-def predict_all(pictures, predictor, class_names) -> list[dict]:
-    """Each picture preprocessed and predicted, timed; a bad one gets an error, not an exception."""
+def predict_all(pictures, predictor, class_names, prepare=preprocess_image) -> list[dict]:
+    """Each picture preprocessed (by `prepare`) and predicted, timed; a bad one gets an error,
+    not an exception."""
     results = []
     for name, picture in pictures:
         started = time.perf_counter()
         try:
-            image = preprocess_image(picture)
+            image = prepare(picture)
         except ImageError as error:
             results.append({"file": name, "error": str(error)})
             continue
@@ -134,7 +136,8 @@ def detail_ui(result: dict, model, top: int) -> None:
         compute = explain.grad_cam if method == "Grad-CAM" else explain.saliency
         heatmap = compute(model, image.input, best["index"])
         st.image(explain.overlay(image.input, heatmap), width="stretch",
-                 caption=f"{method} for class {best['class']} over the 28×28 input: bright = "
+                 caption=f"{method} for class {best['class']} over the "
+                         f"{image.input.shape[1]}×{image.input.shape[0]} input: bright = "
                          "pixels that pushed towards this answer.")
     with st.expander("Feature maps of each conv and pooling layer"):
         for layer in explain.feature_maps(model, image.input):
@@ -152,13 +155,15 @@ if not finished:
 run = choose_run_ui(finished)
 class_names = tuple(run["metrics"].get("class_names") or [str(digit) for digit in range(10)])
 predictor = get_predictor(run["model_path"])
+# The run records how its dataset's pictures were made; new pictures must be made the same way.
+prepare, preparation = preparer(run["metrics"].get("preprocessing", "digit"),
+                                run["model_config"].get("input_shape", (28, 28, 1)))
 pictures = inputs_ui()
+st.caption(f"Preprocessing for this model: {preparation}.")
 if not pictures:
-    st.caption("Each picture is converted the way MNIST was made: ink found, cropped, fitted "
-               "into 20×20 and centred by its centre of mass in 28×28.")
     st.stop()
 
-results = predict_all(pictures, predictor, class_names)
+results = predict_all(pictures, predictor, class_names, prepare)
 for failed in (result for result in results if result["error"]):
     st.error(f"{failed['file']}: {failed['error']}")
 answered = [result for result in results if not result["error"]]

@@ -109,11 +109,14 @@ def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
                        key="recipe_article",
                        help="float32, batch 32, learning rate 0.001, as the article's script.")
     state = st.session_state
+    shape = next((item for item in describe_datasets() if item["name"] == selected_dataset()),
+                 {"input_shape": (28, 28, 1), "num_classes": 10})  # the dataset's input and classes
     try:
         model_config = ModelConfig(
             filters=tuple(state[f"filters{index}"] for index in range(1, blocks + 1)),
             kernel_size=state["kernel"], pooling=state["pooling"], dense_units=state["dense"],
             dropout_rate=state["dropout"], activation=state["activation"],
+            input_shape=shape["input_shape"], num_classes=shape["num_classes"],
         )
         train_config = TrainConfig(
             optimizer=state["optimizer"], learning_rate=state["lr"], batch_size=state["batch"],
@@ -262,6 +265,11 @@ for notice in st.session_state.get("train_notices", []):
 dataset = selected_dataset()
 st.caption(f"Dataset: **{dataset}** (change it in the sidebar). The address bar holds these "
            "settings: copy it to share or reproduce this setup.")
+chosen = next((item for item in describe_datasets() if item["name"] == dataset), None)
+if chosen and not chosen["available"]:
+    st.warning(f"{dataset} is not available offline: {chosen['where']}. Training downloads it if "
+               "this host has internet, else the run fails and says why.",
+               icon=":material/cloud_off:")
 configs = controls_ui()
 remember_controls()
 if configs:

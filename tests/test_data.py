@@ -274,7 +274,8 @@ def test_auto_falls_back_to_mnist_5k_and_notes_why(offline):
 # --- describe_datasets ----------------------------------------------------------------------
 
 
-def test_describe_datasets_without_cached_mnist(empty_keras_home):
+def test_describe_datasets_without_cached_mnist(empty_keras_home, lepton_home):
+    """lepton_home: an empty LEPTON_HOME, so no imported dataset joins the list."""
     descriptions = {entry["name"]: entry for entry in describe_datasets()}
     assert list(descriptions) == list(data.DATASET_NAMES)
     assert descriptions["auto"]["available"] is True

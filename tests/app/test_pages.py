@@ -41,7 +41,7 @@ def test_home_renders(app):
 
 PAGES = ["pages/home.py", "pages/train.py", "pages/runs.py", "pages/predict.py",
          "pages/evaluate.py", "pages/architecture.py", "pages/formula_lab.py",
-         "pages/optimize.py", "pages/scaling.py"]
+         "pages/optimize.py", "pages/scaling.py", "pages/data.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)
