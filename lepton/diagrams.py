@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lepton import ops
+from lepton.i18n import DEFAULT_LANGUAGE, translate
 from lepton.model import layer_table
 
 # Fill colours by layer type, light enough for black text.
@@ -25,28 +26,28 @@ LAYER_COLOURS = {
 }
 
 # The article's four Mermaid flow charts (figures 1 to 4), labelled in English with the
-# article's own Chinese words in parentheses.
+# article's own Chinese words in parentheses. Keys name the titles in the "diagrams" catalogue.
 ARTICLE_FLOWS = {
-    "Figure 1 — the layer stack": (
+    "flow_layer_stack": (
         ("Input layer", "输入层"),
         ("Convolutional layer", "卷积层"),
         ("Pooling layer", "池化层"),
         ("Fully connected layer", "全连接层"),
         ("Output layer", "输出层"),
     ),
-    "Figure 2 — single-point computing": (
+    "flow_single_point": (
         ("Input data", "输入数据"),
         ("Single-node compute", "单点计算"),
         ("Output result", "输出结果"),
     ),
-    "Figure 3 — the combined pipeline": (
+    "flow_pipeline": (
         ("Input data", "输入数据"),
         ("Data preprocessing", "数据预处理"),
         ("Single-node compute", "单点计算"),
         ("Model inference", "模型推理"),
         ("Result post-processing", "结果后处理"),
     ),
-    "Figure 4 — the algorithm steps": (
+    "flow_algorithm": (
         ("Input image", "输入图像"),
         ("Convolutional layer", "卷积层"),
         ("Activation function", "激活函数"),
@@ -72,27 +73,29 @@ def shape_text(shape) -> str:
     return "×".join(str(int(size)) for size in shape)
 
 
-def network_dot(model) -> str:
+def network_dot(model, language: str = DEFAULT_LANGUAGE) -> str:
     """A top-down DOT diagram of `model`: the input, then one node per layer in `model.layers`.
 
     Each node's id is the layer's name; its label gives name and type, what the layer does
     (kernel, units, activation), its output shape per image and its parameter count, all read
-    from the built layers, so the diagram is `model.summary()` drawn.
+    from the built layers, so the diagram is `model.summary()` drawn. `language` ("en", "zh")
+    is that of the descriptive words; names, types and numbers stay as Keras reports them.
     """
     input_tensor = model.inputs[0]
     input_name = getattr(input_tensor, "name", None) or "input"
     lines = ["digraph network {", _GRAPH_ATTRIBUTES.rstrip("\n")]
-    input_label = f"{input_name} · Input\n{shape_text(input_tensor.shape[1:])}\n0 params"
+    input_label = (f"{input_name} · Input\n{shape_text(input_tensor.shape[1:])}\n"
+                   + translate("diagrams.params", language, count="0"))
     lines.append(_node(input_name, input_label, LAYER_COLOURS["Input"]))
     previous = input_name
     for layer, row in zip(model.layers, layer_table(model), strict=True):
-        detail = _layer_detail(layer)
+        detail = _layer_detail(layer, language)
         label = "\n".join(
             part for part in (
                 f"{row['name']} · {row['type']}",
                 detail,
                 f"→ {shape_text(row['output_shape'])}",
-                f"{row['params']:,} params",
+                translate("diagrams.params", language, count=f"{row['params']:,}"),
             ) if part
         )
         lines.append(_node(row["name"], label, LAYER_COLOURS.get(row["type"], "#f4f4f4")))
@@ -102,11 +105,14 @@ def network_dot(model) -> str:
     return "\n".join(lines)
 
 
-def article_flow_dots() -> dict[str, str]:
-    """The article's four flow charts as DOT, by title, top-down as the article draws them."""
+def article_flow_dots(language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
+    """The article's four flow charts as DOT, by title (in `language`), top-down as the article
+    draws them. The node labels are bilingual in every language: English, then the article's
+    own Chinese words."""
     dots = {}
-    for title, steps in ARTICLE_FLOWS.items():
-        lines = [f"digraph {_quote(title)} {{", _GRAPH_ATTRIBUTES.rstrip("\n")]
+    for name, steps in ARTICLE_FLOWS.items():
+        title = translate(f"diagrams.{name}", language)
+        lines = [f"digraph {_quote(name)} {{", _GRAPH_ATTRIBUTES.rstrip("\n")]
         for index, (english, chinese) in enumerate(steps):
             lines.append(_node(f"step{index}", f"{english}\n({chinese})", "#eef3fb"))
         for index in range(1, len(steps)):
@@ -116,20 +122,25 @@ def article_flow_dots() -> dict[str, str]:
     return dots
 
 
-def _layer_detail(layer) -> str:
+def _layer_detail(layer, language: str = DEFAULT_LANGUAGE) -> str:
     kind = type(layer).__name__
     activation = getattr(getattr(layer, "activation", None), "__name__", "")
-    activation_text = f", {activation}" if activation and activation != "linear" else ""
+    activation_text = (translate("diagrams.activation_suffix", language, activation=activation)
+                       if activation and activation != "linear" else "")
     if kind == "Conv2D":
-        stride = "" if tuple(layer.strides) == (1, 1) else f", stride {shape_text(layer.strides)}"
-        return (f"{shape_text(layer.kernel_size)} kernel, {layer.filters} filters, "
-                f"{layer.padding}{stride}{activation_text}")
+        stride = ("" if tuple(layer.strides) == (1, 1) else
+                  translate("diagrams.stride_suffix", language, stride=shape_text(layer.strides)))
+        return translate("diagrams.conv_detail", language, kernel=shape_text(layer.kernel_size),
+                         filters=layer.filters, padding=layer.padding, stride=stride,
+                         activation=activation_text)
     if kind in ("MaxPooling2D", "AveragePooling2D"):
-        return f"{shape_text(layer.pool_size)} window, stride {shape_text(layer.strides)}"
+        return translate("diagrams.pool_detail", language, window=shape_text(layer.pool_size),
+                         stride=shape_text(layer.strides))
     if kind == "Dense":
-        return f"{layer.units} units{activation_text}"
+        return translate("diagrams.dense_detail", language, units=layer.units,
+                         activation=activation_text)
     if kind == "Dropout":
-        return f"rate {layer.rate:g} (training only)"
+        return translate("diagrams.dropout_detail", language, rate=f"{layer.rate:g}")
     return ""
 
 
@@ -192,6 +203,7 @@ def matrix_figure(
     inner: tuple[slice, slice] | None = None,
     colorscale: str = "Blues",
     height: int | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> go.Figure:
     """A matrix as a heatmap with each value written in its cell.
 
@@ -200,6 +212,7 @@ def matrix_figure(
         highlight: (rows, cols) slices of the window to outline in red.
         inner: (rows, cols) slices of the real input inside a padded one, outlined dashed.
         height: figure height in pixels; by default about 48 px per row.
+        language: of the hover text ("en", "zh"); the title comes translated from the caller.
     """
     values = np.asarray(values, dtype=float)
     if values.ndim == 1:
@@ -217,7 +230,8 @@ def matrix_figure(
     figure.add_heatmap(
         z=values, text=text, texttemplate="%{text}", textfont={"size": 14},
         colorscale=colorscale, showscale=False, xgap=2, ygap=2,
-        hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>",
+        hovertemplate=translate("diagrams.matrix_hover", language, row="%{y}", col="%{x}",
+                                value="%{text}") + "<extra></extra>",
     )
     if inner is not None:
         figure.add_shape(_rectangle(inner, color="#555555", dash="dash", width=2))
@@ -246,7 +260,7 @@ def _rectangle(window: tuple[slice, slice], color: str, width: int, dash: str = 
     }
 
 
-def activation_figure(x_values) -> go.Figure:
+def activation_figure(x_values, language: str = DEFAULT_LANGUAGE) -> go.Figure:
     """ReLU, sigmoid and tanh as curves, with the given inputs marked on each."""
     x_values = np.asarray(x_values, dtype=float).ravel()
     low = min(-4.0, float(x_values.min()) - 1) if x_values.size else -4.0
@@ -260,19 +274,21 @@ def activation_figure(x_values) -> go.Figure:
                            line={"color": colours[name]})
         if x_values.size:
             figure.add_scatter(
-                x=x_values, y=function(x_values), mode="markers", name=f"{name}(your x)",
+                x=x_values, y=function(x_values), mode="markers",
+                name=translate("diagrams.your_x", language, name=name),
                 marker={"color": colours[name], "size": 9}, showlegend=False,
                 hovertemplate=f"{name}(%{{x:.3g}}) = %{{y:.4g}}<extra></extra>",
             )
     figure.update_layout(
-        title="Element-wise activations", xaxis_title="x", yaxis_title="f(x)", height=360,
+        title=translate("diagrams.activation_title", language), xaxis_title="x",
+        yaxis_title="f(x)", height=360,
         margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest",
         yaxis={"range": [-1.2, max(1.2, min(high, 6.0))]},
     )
     return figure
 
 
-def softmax_figure(x_values) -> go.Figure:
+def softmax_figure(x_values, language: str = DEFAULT_LANGUAGE) -> go.Figure:
     """softmax(x) of the whole vector as bars: positive values adding up to 1."""
     x_values = np.asarray(x_values, dtype=float).ravel()
     probabilities = ops.softmax(x_values)
@@ -282,7 +298,7 @@ def softmax_figure(x_values) -> go.Figure:
                textposition="outside", marker_color="#9467bd")
     )
     figure.update_layout(
-        title="softmax over the whole vector (sums to 1)", yaxis={"range": [0, 1.1]},
+        title=translate("diagrams.softmax_title", language), yaxis={"range": [0, 1.1]},
         height=360, margin={"l": 10, "r": 10, "t": 40, "b": 10},
     )
     return figure

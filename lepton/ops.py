@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lepton.i18n import DEFAULT_LANGUAGE, translate
+
 PADDINGS = ("valid", "same")
 
 ARTICLE_EXAMPLE = {
@@ -422,12 +424,14 @@ def _shape_text(shape) -> str:
 # --- the article's worked example -----------------------------------------------------------
 
 
-def article_errata() -> list[dict]:
+def article_errata(language: str = DEFAULT_LANGUAGE) -> list[dict]:
     """What the article's worked example got wrong, each entry as {claim, correct, why}.
 
-    Every correct value is computed with the functions above, not typed in.
+    Every correct value is computed with the functions above, not typed in; `language` ("en",
+    "zh") is that of the sentences around the numbers (catalogue section "ops").
     """
-    return [_convolution_erratum(), _pooling_erratum(), _relu_name_erratum()]
+    return [_convolution_erratum(language), _pooling_erratum(language),
+            _relu_name_erratum(language)]
 
 
 def _example_arrays():
@@ -447,51 +451,56 @@ def _matrix_text(array) -> str:
     return "[" + ", ".join(_matrix_text(item) for item in array) + "]"
 
 
-def _convolution_erratum() -> dict:
+def _convolution_erratum(language: str = DEFAULT_LANGUAGE) -> dict:
+    def text(name: str, /, **values) -> str:
+        return translate(f"ops.{name}", language, **values)
+
     image, kernel, printed_conv, _ = _example_arrays()
     bias = ARTICLE_EXAMPLE["bias"]
     valid = conv2d(image, kernel, padding="valid", bias=bias)
     same = conv2d(image, kernel, padding="same", bias=bias)
     # Other ways to fill the border, to check whether the printed map follows one of them.
     same_pads = _same_or_valid_pads(image.shape, kernel.shape, (1, 1), "same")
-    candidates = {"zero ('same')": same.output}
+    candidates = {text("padding_zero"): same.output}
     for mode in ("edge", "reflect", "wrap"):
         padded = np.pad(image, same_pads, mode=mode)
         candidates[mode] = conv2d(padded, kernel, bias=bias).output
     matching = [name for name, output in candidates.items() if np.array_equal(output, printed_conv)]
     centre = tuple(size // 2 for size in printed_conv.shape)
     verdict = (
-        f"The printed map matches {' and '.join(matching)} padding."
+        text("conv_verdict_matches", names=text("and").join(matching))
         if matching
-        else "So the printed map follows no consistent padding rule; it looks like an arithmetic "
-        "slip, not a different convention."
+        else text("conv_verdict_none")
     )
-    kernel_size, input_size = _shape_text(kernel.shape), _shape_text(image.shape)
-    positions = f"{valid.output.size} position{'s' if valid.output.size > 1 else ''}"
+    count = valid.output.size
+    alternatives = text("list_separator").join(
+        text("alternative", name=name, matrix=_matrix_text(output))
+        for name, output in candidates.items()
+    )
     return {
-        "claim": (
-            f"Sliding the kernel {_matrix_text(kernel)} over the input {_matrix_text(image)} "
-            f"gives {_matrix_text(printed_conv)}."
-        ),
-        "correct": (
-            f"With padding='valid' the output is {_matrix_text(valid.output)}: "
-            f"{valid.steps[0].text}. With padding='same' (zeros around the border, as Keras "
-            f"does) it is {_matrix_text(same.output)}."
-        ),
-        "why": (
-            f"A {kernel_size} kernel fits inside a {input_size} input at {positions}, so "
-            f"without padding the output is {_shape_text(valid.output.shape)}; only padding the "
-            f"border gives a {_shape_text(printed_conv.shape)} map. The centre of that map uses "
-            f"no padded cell under any rule, so it must be {format_number(same.output[centre])}, "
-            f"yet the article prints {format_number(printed_conv[centre])}. Filling the border "
-            "other ways gives "
-            + "; ".join(f"{name}: {_matrix_text(output)}" for name, output in candidates.items())
-            + f". {verdict}"
+        "claim": text("conv_claim", kernel=_matrix_text(kernel), image=_matrix_text(image),
+                      printed=_matrix_text(printed_conv)),
+        "correct": text("conv_correct", valid=_matrix_text(valid.output),
+                        first_step=valid.steps[0].text, same=_matrix_text(same.output)),
+        "why": text(
+            "conv_why",
+            kernel_size=_shape_text(kernel.shape),
+            input_size=_shape_text(image.shape),
+            positions=text("positions_one" if count == 1 else "positions_many", count=count),
+            valid_shape=_shape_text(valid.output.shape),
+            printed_shape=_shape_text(printed_conv.shape),
+            centre=format_number(same.output[centre]),
+            printed_centre=format_number(printed_conv[centre]),
+            alternatives=alternatives,
+            verdict=verdict,
         ),
     }
 
 
-def _pooling_erratum() -> dict:
+def _pooling_erratum(language: str = DEFAULT_LANGUAGE) -> dict:
+    def text(name: str, /, **values) -> str:
+        return translate(f"ops.{name}", language, **values)
+
     image, kernel, printed_conv, printed_pool = _example_arrays()
     pool_size, stride = ARTICLE_EXAMPLE["pool_size"], ARTICLE_EXAMPLE["pool_stride"]
     same_map = conv2d(image, kernel, padding="same").output
@@ -499,47 +508,44 @@ def _pooling_erratum() -> dict:
     size = same_map.shape[0]
 
     def pooled(feature_map, padding, pool_stride=stride):
-        return max_pool(feature_map, pool_size, pool_stride, padding).output
+        return _matrix_text(max_pool(feature_map, pool_size, pool_stride, padding).output)
 
     keras_pads = _same_or_valid_pads(printed_conv.shape, (pool_size,) * 2, (stride,) * 2, "same")
     layouts = _matching_pool_layouts(printed_conv, printed_pool, pool_size, stride)
     if layouts:
-        reproduced = (
-            "Among all placements of the padding, the printed values appear only with "
-            + " or ".join(_pads_text(pads) for pads in layouts)
-            + ", not where Keras puts them."
-        )
+        reproduced = text("pool_reproduced", layouts=text("or").join(
+            _pads_text(pads, language) for pads in layouts))
     else:
-        reproduced = "No placement of the padding reproduces the printed values."
-    inside_maxima = pooled(printed_conv, "valid", pool_stride=1)
+        reproduced = text("pool_not_reproduced")
+    inside_maxima = max_pool(printed_conv, pool_size, 1, "valid").output
     too_small = printed_pool[printed_pool < inside_maxima.min()]
     return {
-        "claim": (
-            f"A {pool_size}×{pool_size} max-pool of the feature map {_matrix_text(printed_conv)} "
-            f"gives {_matrix_text(printed_pool)}."
+        "claim": text("pool_claim", pool=pool_size, printed_conv=_matrix_text(printed_conv),
+                      printed_pool=_matrix_text(printed_pool)),
+        "correct": text(
+            "pool_correct",
+            same_map=_matrix_text(same_map),
+            pool=pool_size,
+            stride=stride,
+            same_valid=pooled(same_map, "valid"),
+            same_same=pooled(same_map, "same"),
+            valid_map=_matrix_text(valid_map),
+            valid_same=pooled(valid_map, "same"),
         ),
-        "correct": (
-            f"On the correct 'same' map {_matrix_text(same_map)}, a {pool_size}×{pool_size} "
-            f"max-pool with stride {stride} gives {_matrix_text(pooled(same_map, 'valid'))} "
-            f"with padding='valid' and {_matrix_text(pooled(same_map, 'same'))} with "
-            f"padding='same'. On the 'valid' map {_matrix_text(valid_map)} the window does "
-            f"not fit with padding='valid'; with padding='same' it gives "
-            f"{_matrix_text(pooled(valid_map, 'same'))}."
-        ),
-        "why": (
-            f"With stride {stride}, a {size}×{size} map gives "
-            f"{output_size(size, pool_size, stride, 'valid')} output per side with 'valid' "
-            f"(({size} - {pool_size}) // {stride} + 1) and "
-            f"{output_size(size, pool_size, stride, 'same')} with 'same' (ceil({size} / "
-            f"{stride})), for which Keras adds {_pads_text(keras_pads)} and ignores the padded "
-            "cells. "
-            f"Even on the article's own map the pool gives "
-            f"{_matrix_text(pooled(printed_conv, 'valid'))} ('valid') or "
-            f"{_matrix_text(pooled(printed_conv, 'same'))} ('same'), not "
-            f"{_matrix_text(printed_pool)}. Every {pool_size}×{pool_size} window lying inside "
-            f"that map has a maximum of at least {format_number(inside_maxima.min())}, so the "
-            f"printed {_and_list([format_number(v) for v in too_small])} can only come from "
-            f"windows hanging over the border. {reproduced}"
+        "why": text(
+            "pool_why",
+            stride=stride,
+            size=size,
+            pool=pool_size,
+            valid_out=output_size(size, pool_size, stride, "valid"),
+            same_out=output_size(size, pool_size, stride, "same"),
+            keras_pads=_pads_text(keras_pads, language),
+            printed_valid=pooled(printed_conv, "valid"),
+            printed_same=pooled(printed_conv, "same"),
+            printed_pool=_matrix_text(printed_pool),
+            minimum=format_number(inside_maxima.min()),
+            too_small=_and_list([format_number(v) for v in too_small], language),
+            reproduced=reproduced,
         ),
     }
 
@@ -562,42 +568,41 @@ def _matching_pool_layouts(feature_map, target, pool_size: int, stride: int) -> 
     return layouts
 
 
-def _and_list(words: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+def _and_list(words: list[str], language: str = DEFAULT_LANGUAGE, conjunction: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c' (in Chinese 'a、b 和 c'); `conjunction` names the last
+    joiner in the "ops" catalogue."""
+    if len(words) == 1:
+        return words[0]
+    comma, conjunction = (translate(f"ops.{name}", language)
+                          for name in ("list_comma", conjunction))
+    return f"{comma.join(words[:-1])}{conjunction}{words[-1]}"
 
 
-def _pads_text(pads) -> str:
+def _pads_text(pads, language: str = DEFAULT_LANGUAGE) -> str:
     """E.g. '1 padded row at the bottom and 1 padded column on the left'."""
     (top, bottom), (left, right) = pads
     sides = (
-        (top, "row", "at the top"),
-        (bottom, "row", "at the bottom"),
-        (left, "column", "on the left"),
-        (right, "column", "on the right"),
+        (top, "row", "top"),
+        (bottom, "row", "bottom"),
+        (left, "column", "left"),
+        (right, "column", "right"),
     )
     parts = [
-        f"{count} padded {noun}{'s' if count > 1 else ''} {where}"
+        translate(f"ops.padded_{noun}_{'many' if count > 1 else 'one'}", language, count=count,
+                  where=translate(f"ops.side_{where}", language))
         for count, noun, where in sides
         if count
     ]
-    return _and_list(parts) if parts else "no padding"
+    # Chinese joins these clauses with 、 rather than 和.
+    return (_and_list(parts, language, conjunction="pads_and") if parts
+            else translate("ops.no_padding", language))
 
 
-def _relu_name_erratum() -> dict:
+def _relu_name_erratum(language: str = DEFAULT_LANGUAGE) -> dict:
     sample = np.array([-2.0, 0.0, 3.0])
     return {
-        "claim": 'The article calls ReLU "归一化指数函数".',
-        "correct": (
-            'ReLU is "线性整流函数" (also "修正线性单元"; rectified linear unit): '
-            'relu(x) = max(0, x). "归一化指数函数" (normalized exponential function) is the '
-            "Chinese name of softmax."
-        ),
-        "why": (
-            "Softmax exponentiates a vector and divides by the sum, so its outputs are positive "
-            'and add up to 1: a "normalized exponential". ReLU keeps positive values and sets '
-            f"negatives to 0, with no exponential and no normalization. For {_matrix_text(sample)}"
-            f", relu gives {_matrix_text(relu(sample))} and softmax gives "
-            f"{_matrix_text(softmax(sample))}."
-        ),
+        "claim": translate("ops.relu_claim", language),
+        "correct": translate("ops.relu_correct", language),
+        "why": translate("ops.relu_why", language, sample=_matrix_text(sample),
+                         relu=_matrix_text(relu(sample)), softmax=_matrix_text(softmax(sample))),
     }

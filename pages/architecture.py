@@ -13,17 +13,37 @@ from lepton.model import (
     build_model,
     layer_table,
 )
-from pages.common import get_dataset, get_predictor, get_store, run_label
+from pages.common import get_dataset, get_predictor, get_store, language, run_label, t
 
-SOURCES = ("Reference network", "A finished run", "Custom")
+# Stable values (kept in session state); their names come from the catalogue.
+SOURCES = {
+    "Reference network": "architecture.source_reference",
+    "A finished run": "architecture.source_run",
+    "Custom": "architecture.source_custom",
+}
 FILTER_CHOICES = (8, 16, 32, 64, 128)
 FLOAT32_BYTES = 4
+# Columns of the layer table: the frame keeps these names, the page shows the catalogue's.
+COLUMNS = {
+    "Layer": "architecture.column_layer",
+    "Type": "architecture.column_type",
+    "Output shape": "architecture.column_output_shape",
+    "Params": "architecture.column_params",
+    "MACs": "architecture.column_macs",
+    "Activation memory (bytes)": "architecture.column_activation_memory",
+}
+NUMBER_COLUMNS = ("Params", "MACs", "Activation memory (bytes)")
 
 
-@st.cache_resource(max_entries=8, show_spinner="Building the model…")
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _build(config: ModelConfig):
+    return build_model(config)
+
+
 def get_built_model(config: ModelConfig):
     """An untrained model per configuration: only its structure is shown."""
-    return build_model(config)
+    with st.spinner(t("architecture.building_model")):
+        return _build(config)
 
 
 @st.cache_resource(max_entries=4)
@@ -38,46 +58,56 @@ def finished_runs() -> list[dict]:
 def custom_config_ui() -> ModelConfig | None:
     """A small form for the architecture; None (with the reason shown) when invalid."""
     columns = st.columns(6)
-    blocks = columns[0].slider("Conv blocks", 1, MAX_CONV_BLOCKS, 2, key="arch_blocks")
+    blocks = columns[0].slider(t("architecture.conv_blocks"), 1, MAX_CONV_BLOCKS, 2,
+                               key="arch_blocks")
     filters = tuple(
-        columns[1].select_slider(f"Filters, block {index + 1}", FILTER_CHOICES,
-                                 value=(32, 64, 64)[index], key=f"arch_filters{index}")
+        columns[1].select_slider(t("architecture.filters_block", block=index + 1),
+                                 FILTER_CHOICES, value=(32, 64, 64)[index],
+                                 key=f"arch_filters{index}")
         for index in range(blocks)
     )
-    kernel_size = columns[2].slider("Kernel size", 1, 7, 3, key="arch_kernel")
-    pooling = columns[3].selectbox("Pooling", POOLINGS, key="arch_pooling")
-    dense_units = columns[4].select_slider("Dense units", (16, 32, 64, 128, 256, 512), 128,
-                                           key="arch_dense")
-    dropout_rate = columns[5].slider("Dropout", 0.0, 0.8, 0.0, 0.05, key="arch_dropout")
+    kernel_size = columns[2].slider(t("architecture.kernel_size"), 1, 7, 3, key="arch_kernel")
+    pooling = columns[3].selectbox(t("architecture.pooling"), POOLINGS, key="arch_pooling",
+                                   format_func=lambda name: t(f"architecture.pooling_{name}"))
+    dense_units = columns[4].select_slider(t("architecture.dense_units"),
+                                           (16, 32, 64, 128, 256, 512), 128, key="arch_dense")
+    dropout_rate = columns[5].slider(t("architecture.dropout"), 0.0, 0.8, 0.0, 0.05,
+                                     key="arch_dropout")
     try:
         return ModelConfig(filters=filters, kernel_size=kernel_size, pooling=pooling,
                            dense_units=dense_units, dropout_rate=dropout_rate)
     except ValueError as error:
-        st.error(f"This architecture cannot be built: {error}", icon=":material/block:")
+        st.error(t("architecture.cannot_build", reason=str(error)), icon=":material/block:")
         return None
 
 
 def choose_network_ui(runs: list[dict]) -> tuple[object, dict | None] | None:
     """The model to show and its run (None unless a run was chosen)."""
-    source = st.radio("Network", SOURCES, key="arch_source", horizontal=True,
-                      help="The Train page's settings live on that page; pick a finished run "
-                           "or set an architecture here.")
+    source = st.radio(t("architecture.network"), list(SOURCES), key="arch_source",
+                      horizontal=True, format_func=lambda value: t(SOURCES[value]),
+                      help=t("architecture.network_help"))
     if source == "A finished run":
         if not runs:
-            st.info("No finished run yet; showing the reference network. Train one on the "
-                    "Train page.", icon=":material/info:")
+            st.info(t("architecture.no_finished_run"), icon=":material/info:")
         else:
-            labels = {run_label(run): run for run in runs}
-            run = labels[st.selectbox("Run", list(labels), key="arch_run")]
+            run = run_ui(runs, t("architecture.run"), "arch_run")
             try:
                 return get_predictor(run["model_path"]).model, run
             except ValueError as error:
-                st.error(str(error), icon=":material/error:")
+                st.error(t("architecture.cannot_load_run", id=run["id"], reason=str(error)),
+                         icon=":material/error:")
                 return None
     if source == "Custom":
         config = custom_config_ui()
         return None if config is None else (get_built_model(config), None)
     return get_built_model(ModelConfig()), None
+
+
+def run_ui(runs: list[dict], label: str, key: str) -> dict:
+    """A run picker; its value is the run id, so it survives a change of language."""
+    by_id = {run["id"]: run for run in runs}
+    return by_id[st.selectbox(label, list(by_id), key=key,
+                              format_func=lambda run_id: run_label(by_id[run_id]))]
 
 
 def layer_frame(model) -> pd.DataFrame:
@@ -96,8 +126,8 @@ def layer_frame(model) -> pd.DataFrame:
         "MACs": [row["macs"] for row in rows],
         "Activation memory (bytes)": [row["activations"] * FLOAT32_BYTES for row in rows],
     })
-    total = {"Layer": "Total", "Type": "", "Output shape": "", "Params": frame["Params"].sum(),
-             "MACs": frame["MACs"].sum(),
+    total = {"Layer": t("architecture.total"), "Type": "", "Output shape": "",
+             "Params": frame["Params"].sum(), "MACs": frame["MACs"].sum(),
              "Activation memory (bytes)": frame["Activation memory (bytes)"].sum()}
     return pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
 
@@ -106,78 +136,69 @@ def network_ui(model) -> None:
     frame = layer_frame(model)
     total = frame.iloc[-1]
     metrics = st.columns(4)
-    metrics[0].metric("Parameters", f"{int(total['Params']):,}")
-    metrics[1].metric("MACs per image", f"{int(total['MACs']):,}",
-                      help="Multiply-accumulates of the conv and dense layers for one image.")
+    metrics[0].metric(t("architecture.parameters"), f"{int(total['Params']):,}")
+    metrics[1].metric(t("architecture.macs_per_image"), f"{int(total['MACs']):,}",
+                      help=t("architecture.macs_per_image_help"))
     activation_kib = int(total["Activation memory (bytes)"]) / 1024
-    metrics[2].metric("Activations per image", f"{activation_kib:,.1f} KiB",
-                      help="Every layer's output for one image in float32, input included.")
-    metrics[3].metric("Weights (float32)",
+    metrics[2].metric(t("architecture.activations_per_image"), f"{activation_kib:,.1f} KiB",
+                      help=t("architecture.activations_per_image_help"))
+    metrics[3].metric(t("architecture.weights_float32"),
                       f"{int(total['Params']) * FLOAT32_BYTES / 1024:,.0f} KiB")
     diagram, table = st.columns([2, 3])
     with diagram:
-        st.graphviz_chart(diagrams.network_dot(model))
+        st.graphviz_chart(diagrams.network_dot(model, language=language()))
     with table:
-        st.dataframe(
-            frame, hide_index=True, key="layer_table",
-            column_config={name: st.column_config.NumberColumn(name, format="localized")
-                           for name in ("Params", "MACs", "Activation memory (bytes)")},
-        )
-        st.caption("Output shapes are per image (the batch axis is left out). Conv MACs = "
-                   "output height × width × filters × kernel height × width × input channels; "
-                   "dense MACs = inputs × units. Pooling, Flatten and Dropout have none.")
+        column_config = {name: st.column_config.Column(t(key)) for name, key in COLUMNS.items()}
+        column_config.update({name: st.column_config.NumberColumn(t(COLUMNS[name]),
+                                                                  format="localized")
+                              for name in NUMBER_COLUMNS})
+        st.dataframe(frame, hide_index=True, key="layer_table", column_config=column_config)
+        st.caption(t("architecture.layer_table_caption"))
 
 
 def article_flows_ui() -> None:
-    st.subheader("The article's four diagrams")
+    st.subheader(t("architecture.article_diagrams"))
     columns = st.columns(4)
-    for column, (title, dot) in zip(columns, diagrams.article_flow_dots().items()):
+    flows = diagrams.article_flow_dots(language=language())
+    for column, (title, dot) in zip(columns, flows.items()):
         with column:
             st.markdown(f"**{title}**")
             st.graphviz_chart(dot, width="stretch")
-    st.caption(
-        "Figure 4 draws the activation as its own step. In Keras it is an argument of each "
-        "Conv2D and Dense layer (activation='relu', and 'softmax' for the output layer), which "
-        "is why the network above has no activation nodes."
-    )
+    st.caption(t("architecture.article_diagrams_caption"))
 
 
 def feature_maps_ui(runs: list[dict], chosen_run: dict | None) -> None:
-    st.subheader("Feature maps")
+    st.subheader(t("architecture.feature_maps"))
     if not runs:
-        st.info(
-            "Feature maps need a trained network: an untrained one's maps are the responses of "
-            "random filters and say nothing about the data. Train one on the Train page "
-            "(or Quick train on the Predict page) and come back.",
-            icon=":material/info:",
-        )
+        st.info(t("architecture.feature_maps_need_training"), icon=":material/info:")
         return
     if chosen_run is None:
-        labels = {run_label(run): run for run in runs}
-        chosen_run = labels[st.selectbox("Trained run", list(labels), key="fm_run")]
+        chosen_run = run_ui(runs, t("architecture.trained_run"), "fm_run")
     try:
         model = get_predictor(chosen_run["model_path"]).model
         dataset = get_dataset(chosen_run["dataset"])
     except (ValueError, DatasetUnavailable) as error:
-        st.error(f"Run {chosen_run['id']} cannot be shown: {error}", icon=":material/error:")
+        st.error(t("architecture.cannot_show_run", id=chosen_run["id"], reason=str(error)),
+                 icon=":material/error:")
         return
-    index = st.slider(f"Test image of {dataset.name}", 0, len(dataset.y_test) - 1, 0,
-                      key="fm_index")
+    index = st.slider(t("architecture.test_image", dataset=dataset.name), 0,
+                      len(dataset.y_test) - 1, 0, key="fm_index")
     image = dataset.x_test[index]
     class_names = tuple(chosen_run["metrics"].get("class_names") or dataset.class_names)
     probabilities = get_predictor(chosen_run["model_path"])(image[None])[0]
     predicted = int(probabilities.argmax())
     images = st.columns([1, 1, 1, 2])
     images[0].image(explain.upscale(image[..., 0], 6), clamp=True,
-                    caption=f"Image {index}: {class_names[int(dataset.y_test[index])]}")
+                    caption=t("architecture.image_caption", index=index,
+                              label=class_names[int(dataset.y_test[index])]))
     images[1].image(explain.upscale(explain.overlay(image, explain.saliency(model, image)), 6),
-                    caption="Saliency |∂ logit / ∂ pixel|")
+                    caption=t("architecture.saliency_caption"))
     images[2].image(explain.upscale(explain.overlay(image, explain.grad_cam(model, image)), 6),
-                    caption="Grad-CAM on the last conv layer")
-    images[3].metric("Predicted", class_names[predicted],
-                     f"{probabilities[predicted]:.1%} confident", delta_color="off")
-    images[3].caption(f"Run {chosen_run['id']}. Heat shows what raised the score of the "
-                      "predicted class; each map is scaled to its own maximum.")
+                    caption=t("architecture.grad_cam_caption"))
+    images[3].metric(t("architecture.predicted"), class_names[predicted],
+                     t("architecture.confident", confidence=f"{probabilities[predicted]:.1%}"),
+                     delta_color="off")
+    images[3].caption(t("architecture.heat_caption", id=chosen_run["id"]))
     maps = explain.feature_maps(model, image, get_feature_model(chosen_run["model_path"]))
     columns = st.columns(2)
     for position, layer in enumerate(maps):
@@ -185,12 +206,12 @@ def feature_maps_ui(runs: list[dict], chosen_run: dict | None) -> None:
         tile_scale = max(1, 56 // height)
         columns[position % 2].image(
             explain.grid(layer["maps"], columns=8, scale=tile_scale),
-            caption=f"{layer['name']} · {layer['type']} · {height}×{width}×{channels} "
-                    "(each channel scaled to its own range)",
+            caption=t("architecture.feature_map_caption", name=layer["name"],
+                      type=layer["type"], shape=f"{height}×{width}×{channels}"),
         )
 
 
-st.title("Architecture")
+st.title(t("architecture.title"))
 runs = finished_runs()
 choice = choose_network_ui(runs)
 if choice is not None:

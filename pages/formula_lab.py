@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from lepton import diagrams, ops
+from pages.common import language, t
 
 ARTICLE_INPUT = np.array(ops.ARTICLE_EXAMPLE["input"], dtype=float)
 ARTICLE_KERNEL = np.array(ops.ARTICLE_EXAMPLE["kernel"], dtype=float)
@@ -38,22 +39,28 @@ def matrix_editor_ui(default: np.ndarray, key: str, label: str) -> np.ndarray:
 def step_slider_ui(label: str, count: int, key: str) -> int:
     """A 1-based slider over the output cells; returns the 0-based step index."""
     if count == 1:
-        st.caption(f"{label}: the only window (1 of 1).")
+        st.caption(t("formula_lab.only_window", label=label))
         st.session_state.pop(key, None)
         return 0
     # A previous, larger configuration may have left the slider beyond the new end.
     if st.session_state.get(key, 1) > count:
         st.session_state[key] = count
-    # No value argument: the default is the minimum, and a value would clash with the state set above.
-    return st.slider(f"{label} (1…{count})", 1, count, key=key) - 1
+    # No value argument: the default is the minimum, and a value would clash with the state
+    # set above.
+    return st.slider(t("formula_lab.step_slider", label=label, count=count), 1, count,
+                     key=key) - 1
 
 
 def geometry_ui(size: int, window: int, stride: int, padding: str, noun: str) -> dict | None:
-    """The shape rule written out; None with an error when the combination is impossible."""
+    """The shape rule written out; None with an error when the combination is impossible.
+
+    `noun` names the window in the chosen language ("kernel", "window").
+    """
     try:
         geometry = diagrams.window_geometry(size, window, stride, padding)
     except ValueError as error:
-        st.error(f"This combination is refused: {error}", icon=":material/block:")
+        st.error(t("formula_lab.combination_refused", reason=str(error)),
+                 icon=":material/block:")
         return None
     out = geometry["output"]
     if padding == "valid":
@@ -63,25 +70,17 @@ def geometry_ui(size: int, window: int, stride: int, padding: str, noun: str) ->
         st.latex(rf"o = \left\lceil \frac{{n}}{{s}} \right\rceil = "
                  rf"\left\lceil \frac{{{size}}}{{{stride}}} \right\rceil = {out}")
         total = geometry["pad_before"] + geometry["pad_after"]
-        st.caption(
-            f"'same' pads max((o − 1)·s + k − n, 0) = {total} cells per axis: "
-            f"{geometry['pad_before']} before and {geometry['pad_after']} after"
-            + (" (TensorFlow puts the odd one after)." if total % 2 else ".")
-        )
+        st.caption(t("formula_lab.same_padding_odd" if total % 2 else "formula_lab.same_padding",
+                     total=total, before=geometry["pad_before"], after=geometry["pad_after"]))
     if geometry["uncovered"]:
         reasons = []
         if stride > window:
-            reasons.append(f"the stride {stride} is larger than the {noun} ({window}), which "
-                           "leaves gaps")
+            reasons.append(t("formula_lab.reason_gaps", stride=stride, noun=noun, window=window))
         if geometry["trailing"]:
-            reasons.append(f"the last {geometry['trailing']} do not fill a whole window and are "
-                           "dropped")
-        st.warning(
-            f"{geometry['uncovered']} of the {size} rows (and columns) of the input fall under "
-            f"no {noun}: {' and '.join(reasons)}. Keras accepts this and so does the lab "
-            "(CNN Explainer refuses such combinations); the output simply ignores those cells.",
-            icon=":material/warning:",
-        )
+            reasons.append(t("formula_lab.reason_trailing", count=geometry["trailing"]))
+        st.warning(t("formula_lab.uncovered_warning", uncovered=geometry["uncovered"], size=size,
+                     noun=noun, reasons=t("formula_lab.and").join(reasons)),
+                   icon=":material/warning:")
     return geometry
 
 
@@ -105,12 +104,14 @@ def default_kernel(size: int) -> np.ndarray:
 def convolution_controls_ui() -> dict:
     size_column, kernel_column, stride_column, padding_column, bias_column = st.columns(5)
     return {
-        "size": size_column.slider("Input size n", 3, 8, 3, key="conv_size"),
-        "kernel_size": kernel_column.slider("Kernel size k", 1, 5, 3, key="conv_kernel_size"),
-        "stride": stride_column.slider("Stride s", 1, 3, 1, key="conv_stride"),
-        "padding": padding_column.radio("Padding", ops.PADDINGS, index=1, key="conv_padding",
-                                        horizontal=True),
-        "bias": bias_column.number_input("Bias b", value=0.0, step=0.5, key="conv_bias"),
+        "size": size_column.slider(t("formula_lab.input_size"), 3, 8, 3, key="conv_size"),
+        "kernel_size": kernel_column.slider(t("formula_lab.kernel_size"), 1, 5, 3,
+                                            key="conv_kernel_size"),
+        "stride": stride_column.slider(t("formula_lab.stride"), 1, 3, 1, key="conv_stride"),
+        "padding": padding_column.radio(t("formula_lab.padding"), ops.PADDINGS, index=1,
+                                        key="conv_padding", horizontal=True),
+        "bias": bias_column.number_input(t("formula_lab.bias"), value=0.0, step=0.5,
+                                         key="conv_bias"),
     }
 
 
@@ -118,62 +119,59 @@ def convolution_ui() -> None:
     st.latex(r"y_{i,j} = b + \sum_{m=0}^{k-1} \sum_{n=0}^{k-1} "
              r"w_{m,n}\, x_{s i + m,\; s j + n}")
     settings = convolution_controls_ui()
-    flip = st.toggle("True convolution (flip the kernel by 180°)", key="conv_flip")
+    flip = st.toggle(t("formula_lab.true_convolution"), key="conv_flip")
     if flip:
         st.latex(r"(x \ast w)_{i,j} = b + \sum_{m}\sum_{n} "
                  r"w_{k-1-m,\;k-1-n}\, x_{s i + m,\; s j + n}")
-    st.caption(
-        "Keras' Conv2D computes cross-correlation (the kernel is used as stored); true "
-        "convolution flips it first. Because a CNN learns its kernels, it would simply learn "
-        "the flipped kernel, so both describe the same networks."
-    )
+    st.caption(t("formula_lab.cross_correlation_caption"))
     size, kernel_size = settings["size"], settings["kernel_size"]
     stride, padding = settings["stride"], settings["padding"]
     left, right = st.columns(2)
     with left:
         inputs = matrix_editor_ui(default_matrix(size), f"conv_input_{size}",
-                                  f"Input x ({size}×{size}), editable")
+                                  t("formula_lab.input_editor", size=size))
     with right:
         kernel = matrix_editor_ui(default_kernel(kernel_size), f"conv_kernel_{kernel_size}",
-                                  f"Kernel w ({kernel_size}×{kernel_size}), editable")
-    geometry = geometry_ui(size, kernel_size, stride, padding, "kernel")
+                                  t("formula_lab.kernel_editor", size=kernel_size))
+    geometry = geometry_ui(size, kernel_size, stride, padding, t("formula_lab.noun_kernel"))
     if geometry is None:
         return
     try:
         result = ops.conv2d(inputs, kernel, stride=stride, padding=padding,
                             bias=settings["bias"], flip_kernel=flip)
     except ValueError as error:
-        st.error(f"Cannot compute this: {error}", icon=":material/block:")
+        st.error(t("formula_lab.cannot_compute", reason=str(error)), icon=":material/block:")
         return
     if flip and np.array_equal(kernel, kernel[::-1, ::-1]):
-        st.info("This kernel looks the same rotated by 180°, so flipping changes nothing.",
-                icon=":material/info:")
+        st.info(t("formula_lab.flip_changes_nothing"), icon=":material/info:")
     out_rows, out_cols = result.output.shape
-    st.metric("Output shape", f"{out_rows}×{out_cols}",
-              help="Rows × columns of the output for this input size, kernel, stride and padding.")
-    index = step_slider_ui("Window position", len(result.steps), "conv_step")
+    st.metric(t("formula_lab.output_shape"), f"{out_rows}×{out_cols}",
+              help=t("formula_lab.output_shape_help"))
+    index = step_slider_ui(t("formula_lab.window_position"), len(result.steps), "conv_step")
     step = result.steps[index]
     pad = geometry["pad_before"]
     inner = (slice(pad, pad + size), slice(pad, pad + size))
     used_kernel = kernel[::-1, ::-1] if flip else kernel
     input_column, kernel_column, output_column = st.columns([3, 2, 2])
     input_column.plotly_chart(
-        diagrams.matrix_figure(result.padded, "Input (padding dashed), window in red",
+        diagrams.matrix_figure(result.padded, t("formula_lab.figure_conv_input"),
                                highlight=step.window, inner=inner if pad or padding == "same"
-                               else None),
+                               else None, language=language()),
         key="conv_input_figure",
     )
     kernel_column.plotly_chart(
-        diagrams.matrix_figure(used_kernel, "Kernel as applied" + (" (flipped)" if flip else ""),
-                               colorscale="Oranges"),
+        diagrams.matrix_figure(used_kernel, t("formula_lab.figure_kernel_flipped" if flip
+                                              else "formula_lab.figure_kernel"),
+                               colorscale="Oranges", language=language()),
         key="conv_kernel_figure",
     )
     output_column.plotly_chart(
         diagrams.matrix_figure(diagrams.partial_output(result, index + 1),
-                               f"Output, {index + 1} of {len(result.steps)} computed",
+                               t("formula_lab.figure_output", done=index + 1,
+                                 total=len(result.steps)),
                                highlight=(slice(step.row, step.row + 1),
                                           slice(step.col, step.col + 1)),
-                               colorscale="Greens"),
+                               colorscale="Greens", language=language()),
         key="conv_output_figure",
     )
     st.code(f"y[{step.row}, {step.col}] = {step.text}", language=None)
@@ -188,8 +186,7 @@ def activations_ui() -> None:
     formulas[1].latex(r"\sigma(x) = \frac{1}{1 + e^{-x}}")
     formulas[2].latex(r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}")
     formulas[3].latex(r"\mathrm{softmax}(x)_i = \frac{e^{x_i}}{\sum_j e^{x_j}}")
-    st.caption('The article calls ReLU "归一化指数函数" — that is the Chinese name of softmax '
-               "(see the Errata tab).")
+    st.caption(t("formula_lab.relu_name_caption"))
     editor, values = st.columns([1, 3])
     with editor:
         frame = st.data_editor(
@@ -199,7 +196,7 @@ def activations_ui() -> None:
         )
     x_values = frame["x"].dropna().to_numpy(dtype=float)
     if x_values.size == 0:
-        st.error("Enter at least one number in x.", icon=":material/block:")
+        st.error(t("formula_lab.enter_a_number"), icon=":material/block:")
         return
     with values:
         table = pd.DataFrame({
@@ -210,11 +207,13 @@ def activations_ui() -> None:
             "softmax": ops.softmax(x_values),
         })
         st.dataframe(table, hide_index=True, key="activation_table")
-        st.caption("ReLU, sigmoid and tanh act on each value alone; softmax uses the whole "
-                   f"vector (its column sums to {ops.format_number(table['softmax'].sum())}).")
+        st.caption(t("formula_lab.activation_table_caption",
+                     total=ops.format_number(table["softmax"].sum())))
     curves, bars = st.columns(2)
-    curves.plotly_chart(diagrams.activation_figure(x_values), key="activation_figure")
-    bars.plotly_chart(diagrams.softmax_figure(x_values), key="softmax_figure")
+    curves.plotly_chart(diagrams.activation_figure(x_values, language=language()),
+                        key="activation_figure")
+    bars.plotly_chart(diagrams.softmax_figure(x_values, language=language()),
+                      key="softmax_figure")
 
 
 # --- pooling --------------------------------------------------------------------------------
@@ -226,45 +225,45 @@ def pooling_ui() -> None:
     formulas[1].latex(r"y^{\mathrm{avg}}_{i,j} = \frac{1}{|W_{i,j}|} "
                       r"\sum_{(m,n) \in W_{i,j}} x_{m,n}")
     size_column, window_column, stride_column, padding_column = st.columns(4)
-    size = size_column.slider("Input size n", 2, 8, 4, key="pool_size")
-    window = window_column.slider("Window k", 1, 4, 2, key="pool_window")
-    stride = stride_column.slider("Stride s", 1, 4, 2, key="pool_stride")
-    padding = padding_column.radio("Padding", ops.PADDINGS, key="pool_padding", horizontal=True)
+    size = size_column.slider(t("formula_lab.input_size"), 2, 8, 4, key="pool_size")
+    window = window_column.slider(t("formula_lab.window_k"), 1, 4, 2, key="pool_window")
+    stride = stride_column.slider(t("formula_lab.stride"), 1, 4, 2, key="pool_stride")
+    padding = padding_column.radio(t("formula_lab.padding"), ops.PADDINGS, key="pool_padding",
+                                   horizontal=True)
     default = POOL_DEFAULT if size == POOL_DEFAULT.shape[0] else default_matrix(size)
     editor, formula = st.columns([1, 1])
     with editor:
         inputs = matrix_editor_ui(default, f"pool_input_{size}",
-                                  f"Input ({size}×{size}), editable")
+                                  t("formula_lab.pool_input_editor", size=size))
     with formula:
-        geometry = geometry_ui(size, window, stride, padding, "window")
-        st.caption("W(i, j) is the window of output cell (i, j). With 'same', padded cells "
-                   "take no part: the max and the mean are over the real cells only, as in Keras.")
+        geometry = geometry_ui(size, window, stride, padding, t("formula_lab.noun_window"))
+        st.caption(t("formula_lab.pool_window_caption"))
     if geometry is None:
         return
     try:
         results = {"max": ops.max_pool(inputs, window, stride, padding),
                    "average": ops.average_pool(inputs, window, stride, padding)}
     except ValueError as error:
-        st.error(f"Cannot compute this: {error}", icon=":material/block:")
+        st.error(t("formula_lab.cannot_compute", reason=str(error)), icon=":material/block:")
         return
     rows, cols = results["max"].output.shape
-    st.metric("Pooled shape", f"{rows}×{cols}")
-    index = step_slider_ui("Window", len(results["max"].steps), "pool_step")
+    st.metric(t("formula_lab.pooled_shape"), f"{rows}×{cols}")
+    index = step_slider_ui(t("formula_lab.window"), len(results["max"].steps), "pool_step")
     step = results["max"].steps[index]
     pad = geometry["pad_before"]
     inner = (slice(pad, pad + size), slice(pad, pad + size)) if padding == "same" else None
     input_column, max_column, average_column = st.columns(3)
     input_column.plotly_chart(
-        diagrams.matrix_figure(results["max"].padded, "Input, window in red",
-                               highlight=step.window, inner=inner),
+        diagrams.matrix_figure(results["max"].padded, t("formula_lab.figure_pool_input"),
+                               highlight=step.window, inner=inner, language=language()),
         key="pool_input_figure",
     )
     cell = (slice(step.row, step.row + 1), slice(step.col, step.col + 1))
     for column, (kind, result) in zip((max_column, average_column), results.items()):
         column.plotly_chart(
             diagrams.matrix_figure(diagrams.partial_output(result, index + 1),
-                                   f"{kind.capitalize()} pool", highlight=cell,
-                                   colorscale="Greens"),
+                                   t(f"formula_lab.figure_{kind}_pool"), highlight=cell,
+                                   colorscale="Greens", language=language()),
             key=f"pool_{kind}_figure",
         )
     st.code(f"max[{step.row}, {step.col}] = {step.text}\n"
@@ -278,8 +277,8 @@ def pooling_ui() -> None:
 def dense_ui() -> None:
     st.latex(r"y_j = b_j + \sum_{i=1}^{n} x_i\, w_{i,j}")
     count_column, unit_column = st.columns(2)
-    count = count_column.slider("Inputs n", 1, 6, 3, key="dense_inputs")
-    units = unit_column.slider("Units m", 1, 4, 2, key="dense_units")
+    count = count_column.slider(t("formula_lab.inputs_n"), 1, 6, 3, key="dense_inputs")
+    units = unit_column.slider(t("formula_lab.units_m"), 1, 4, 2, key="dense_units")
     same_shape = count == 3 and units == 2
     inputs_default = DENSE_DEFAULT["inputs"] if count == 3 else np.arange(1.0, count + 1)
     weights_default = DENSE_DEFAULT["weights"] if same_shape else np.full((count, units), 0.5)
@@ -287,66 +286,69 @@ def dense_ui() -> None:
     inputs_column, weights_column, bias_column = st.columns([2, 2, 2])
     with inputs_column:
         inputs = matrix_editor_ui(inputs_default[np.newaxis, :], f"dense_x_{count}",
-                                  "Inputs x (one row)")
+                                  t("formula_lab.dense_inputs_editor"))
     with weights_column:
         weights = matrix_editor_ui(weights_default, f"dense_w_{count}_{units}",
-                                   "Weights w (row i = input i, column j = unit j)")
+                                   t("formula_lab.dense_weights_editor"))
     with bias_column:
-        bias = matrix_editor_ui(bias_default[np.newaxis, :], f"dense_b_{units}", "Bias b")
+        bias = matrix_editor_ui(bias_default[np.newaxis, :], f"dense_b_{units}",
+                                t("formula_lab.bias"))
     try:
         result = ops.dense(inputs.ravel(), weights, bias.ravel())
     except ValueError as error:
-        st.error(f"Cannot compute this: {error}", icon=":material/block:")
+        st.error(t("formula_lab.cannot_compute", reason=str(error)), icon=":material/block:")
         return
     st.code("\n".join(f"y[{step.col}] = {step.text}" for step in result.steps), language=None)
     st.dataframe(pd.DataFrame({"unit j": range(units), "y_j": result.output}), hide_index=True,
-                 key="dense_output")
-    st.caption("Keras' Dense stores w with shape (inputs, units), as here; it then applies the "
-               "layer's activation (e.g. ReLU) to each y_j.")
+                 key="dense_output",
+                 column_config={"unit j": st.column_config.NumberColumn(t("formula_lab.unit_j"))})
+    st.caption(t("formula_lab.dense_caption"))
 
 
 # --- the article's example and its errata ---------------------------------------------------
 
 
 def errata_ui() -> None:
-    st.markdown("#### The article's worked example (§4.3), recomputed")
+    st.markdown(t("formula_lab.worked_example_heading"))
     valid = ops.conv2d(ARTICLE_INPUT, ARTICLE_KERNEL, padding="valid")
     same = ops.conv2d(ARTICLE_INPUT, ARTICLE_KERNEL, padding="same")
     printed = np.array(ops.ARTICLE_EXAMPLE["article_printed_conv"], dtype=float)
     figures = st.columns(5)
-    shown = (
-        (ARTICLE_INPUT, "Input", "Blues"),
-        (ARTICLE_KERNEL, "Kernel", "Oranges"),
-        (valid.output, "Correct, 'valid'", "Greens"),
-        (same.output, "Correct, 'same'", "Greens"),
-        (printed, "Printed in the article", "Reds"),
+    shown = (  # (values, name: chart key and catalogue title, colours)
+        (ARTICLE_INPUT, "input", "Blues"),
+        (ARTICLE_KERNEL, "kernel", "Oranges"),
+        (valid.output, "valid", "Greens"),
+        (same.output, "same", "Greens"),
+        (printed, "printed", "Reds"),
     )
-    for column, (values, title, colours) in zip(figures, shown):
-        column.plotly_chart(diagrams.matrix_figure(values, title, colorscale=colours),
-                            key=f"errata_{title}")
-    st.markdown("#### Errata")
-    for erratum in ops.article_errata():
+    for column, (values, name, colours) in zip(figures, shown):
+        column.plotly_chart(diagrams.matrix_figure(values, t(f"formula_lab.errata_figure_{name}"),
+                                                   colorscale=colours, language=language()),
+                            key=f"errata_{name}")
+    st.markdown(t("formula_lab.errata_heading"))
+    for erratum in ops.article_errata(language=language()):
         with st.container(border=True):
-            st.error(f"**The article:** {erratum['claim']}", icon=":material/report:")
-            st.success(f"**Correct:** {erratum['correct']}", icon=":material/check_circle:")
-            st.markdown(f"**Why:** {erratum['why']}")
+            st.error(t("formula_lab.erratum_claim", text=erratum["claim"]),
+                     icon=":material/report:")
+            st.success(t("formula_lab.erratum_correct", text=erratum["correct"]),
+                       icon=":material/check_circle:")
+            st.markdown(t("formula_lab.erratum_why", text=erratum["why"]))
     with st.container(border=True):
-        st.error(r"**The article (§4.1):** $\text{output}_{ij} = \sum_{k=1}^{K} w_{ik} \times "
-                 r"\text{input}_{ij} + b_{k}$", icon=":material/report:")
-        st.success(r"**Correct:** $y_{i,j} = b + \sum_{m}\sum_{n} w_{m,n}\, "
-                   r"x_{i+m,\,j+n}$ (stride 1, one channel).", icon=":material/check_circle:")
-        st.markdown("**Why:** in the article's formula the input index $ij$ does not move with "
-                    "the summation index $k$, so it multiplies one pixel by a sum of kernel "
-                    "weights instead of sliding the window; and a bias $b_k$ per kernel row "
-                    "would be added $K$ times. Each output cell needs a double sum over the "
-                    "kernel's rows and columns, and one bias per filter.")
+        st.error(t("formula_lab.formula_erratum_claim",
+                   formula=r"$\text{output}_{ij} = \sum_{k=1}^{K} w_{ik} \times "
+                           r"\text{input}_{ij} + b_{k}$"),
+                 icon=":material/report:")
+        st.success(t("formula_lab.formula_erratum_correct",
+                     formula=r"$y_{i,j} = b + \sum_{m}\sum_{n} w_{m,n}\, x_{i+m,\,j+n}$"),
+                   icon=":material/check_circle:")
+        st.markdown(t("formula_lab.formula_erratum_why"))
 
 
-st.title("Formula lab")
-st.caption("Every number on this page is computed by `lepton.ops`; its tests check the "
-           "results against Keras' own layers to 1e-5 on random inputs.")
+st.title(t("formula_lab.title"))
+st.caption(t("formula_lab.caption"))
 convolution_tab, activations_tab, pooling_tab, dense_tab, errata_tab = st.tabs(
-    ["Convolution", "Activations", "Pooling", "Dense", "Article & errata"]
+    [t("formula_lab.tab_convolution"), t("formula_lab.tab_activations"),
+     t("formula_lab.tab_pooling"), t("formula_lab.tab_dense"), t("formula_lab.tab_errata")]
 )
 with convolution_tab:
     convolution_ui()

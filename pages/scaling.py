@@ -9,10 +9,13 @@ import streamlit as st
 
 from lepton import scaling
 from lepton.scaling_charts import scaling_chart
-from pages.common import cost_settings, get_store
+from pages.common import cost_settings, get_store, language, t
 
 KEY_NODES = (1, 2, 4, 8, 16, 32, 64)
 NODE_RANGE = range(1, 65)
+# Table columns without a number format: frame name → catalogue name ("scaling.column_…").
+TABLE_COLUMNS = {"nodes": "nodes", "per-node batch": "per_node_batch", "total time": "total_time",
+                 "beats one node": "beats_one_node", "idle nodes": "idle_nodes"}
 
 
 def _tex(value: float, spec: str = ",") -> str:
@@ -22,10 +25,21 @@ def _tex(value: float, spec: str = ",") -> str:
 
 def _duration(seconds: float) -> str:
     if seconds < 120:
-        return f"{seconds:,.1f} s"
+        return t("scaling.seconds", value=f"{seconds:,.1f}")
     if seconds < 7200:
-        return f"{seconds / 60:,.1f} min"
-    return f"{seconds / 3600:,.2f} h"
+        return t("scaling.minutes", value=f"{seconds / 60:,.1f}")
+    return t("scaling.hours", value=f"{seconds / 3600:,.2f}")
+
+
+def _calibration_text(calibration: scaling.Calibration) -> str:
+    """Where the measured speed comes from: which runs, which model, which batch size."""
+    model = (t("scaling.model_reference") if calibration.reference_model else
+             t("scaling.model_other", params=f"{calibration.parameter_count:,}",
+               reference=f"{scaling.REFERENCE_PARAMS:,}"))
+    count = len(calibration.run_ids)
+    return t("scaling.calibration_one" if count == 1 else "scaling.calibration_many",
+             count=count, model=model, batch=calibration.batch_size,
+             runs=", ".join(str(run_id) for run_id in calibration.run_ids))
 
 
 def calibration_ui() -> dict:
@@ -45,16 +59,15 @@ def calibration_ui() -> dict:
         "startup_seconds": 30.0,
     }
     if calibration is None:
-        st.warning(
-            f"Single-node speed: **{scaling.ARTICLE_SAMPLES_PER_SECOND:,.0f} samples/s**, the "
-            "article-script figure on a 2-core host, not measured here — train a run to "
-            "calibrate.", icon=":material/science:")
+        st.warning(t("scaling.speed_from_article",
+                     speed=f"{scaling.ARTICLE_SAMPLES_PER_SECOND:,.0f}"),
+                   icon=":material/science:")
     else:
         defaults.update(samples_per_second=round(calibration.samples_per_second, 1),
                         parameter_count=calibration.parameter_count,
                         global_batch_size=calibration.batch_size)
-        st.info(f"Single-node speed: **{calibration.samples_per_second:,.0f} samples/s**, "
-                f"measured here. {calibration.describe()}", icon=":material/speed:")
+        st.info(t("scaling.speed_measured", speed=f"{calibration.samples_per_second:,.0f}",
+                  source=_calibration_text(calibration)), icon=":material/speed:")
     return defaults
 
 
@@ -70,49 +83,46 @@ def inputs_ui(defaults: dict) -> scaling.ScalingInputs | None:
     currency = cost_settings().currency
     workload, model, network, money = st.columns(4)
     with workload:
-        st.markdown("**Workload**")
-        st.number_input("Samples per epoch", 1, 10**9, step=1000, key="scaling_samples_per_epoch")
-        st.number_input("Epochs", 1, 100_000, key="scaling_epochs")
-        st.number_input("Global batch size", 1, 1_000_000, key="scaling_global_batch_size",
-                        help="Fixed for every N (strong scaling): each node gets batch / N.")
+        st.markdown(t("scaling.workload"))
+        st.number_input(t("scaling.samples_per_epoch"), 1, 10**9, step=1000,
+                        key="scaling_samples_per_epoch")
+        st.number_input(t("scaling.epochs"), 1, 100_000, key="scaling_epochs")
+        st.number_input(t("scaling.global_batch_size"), 1, 1_000_000,
+                        key="scaling_global_batch_size", help=t("scaling.global_batch_size_help"))
     with model:
-        st.markdown("**Model and host**")
-        st.number_input("Parameters", 1, 10**12, step=1000, key="scaling_parameter_count",
-                        help=f"Gradients all-reduced per step. The reference CNN has "
-                             f"{scaling.REFERENCE_PARAMS:,}.")
-        st.number_input("Bytes per parameter", 1, 8, key="scaling_bytes_per_parameter",
-                        help="4 for float32 gradients, 2 for bfloat16.")
-        st.number_input("One node's samples/s", 0.1, 1e9, step=100.0, format="%.1f",
+        st.markdown(t("scaling.model_and_host"))
+        st.number_input(t("scaling.parameters"), 1, 10**12, step=1000,
+                        key="scaling_parameter_count",
+                        help=t("scaling.parameters_help",
+                               reference=f"{scaling.REFERENCE_PARAMS:,}"))
+        st.number_input(t("scaling.bytes_per_parameter"), 1, 8,
+                        key="scaling_bytes_per_parameter",
+                        help=t("scaling.bytes_per_parameter_help"))
+        st.number_input(t("scaling.samples_per_second"), 0.1, 1e9, step=100.0, format="%.1f",
                         key="scaling_samples_per_second",
-                        help="Training throughput of one node at steady state.")
+                        help=t("scaling.samples_per_second_help"))
     with network:
-        st.markdown("**Network**")
-        st.number_input("Bandwidth (Gbit/s)", 0.001, 10_000.0, step=1.0, format="%.3f",
-                        key="scaling_bandwidth_gbit_per_s", help="Per node, each direction.")
-        st.number_input("Latency per message (µs)", 0.0, 1e6, step=10.0,
-                        key="scaling_latency_us",
-                        help="A ring all-reduce sends 2·(N−1) messages per step.")
-        st.number_input("Overhead factor", 0.01, 1e6, step=0.5, key="scaling_overhead_factor",
-                        help="Multiplies the communication term. 1 is the ideal model. "
-                             "benchmarks/multiworker.py measured about 8 here: two local "
-                             "workers on loopback, where the network itself costs nothing "
-                             "(benchmarks/results/multiworker.md).")
+        st.markdown(t("scaling.network"))
+        st.number_input(t("scaling.bandwidth"), 0.001, 10_000.0, step=1.0, format="%.3f",
+                        key="scaling_bandwidth_gbit_per_s", help=t("scaling.bandwidth_help"))
+        st.number_input(t("scaling.latency"), 0.0, 1e6, step=10.0, key="scaling_latency_us",
+                        help=t("scaling.latency_help"))
+        st.number_input(t("scaling.overhead_factor"), 0.01, 1e6, step=0.5,
+                        key="scaling_overhead_factor", help=t("scaling.overhead_factor_help"))
     with money:
-        st.markdown("**Money and start-up**")
-        st.number_input(f"Price per node-hour ({currency})", 0.0, 1e6, step=0.01, format="%.3f",
-                        key="scaling_price_per_node_hour",
-                        help="Starts at the host price of the sidebar.")
-        st.number_input("Start-up per node (s)", 0.0, 86_400.0, step=10.0,
-                        key="scaling_startup_seconds",
-                        help="Boot, data loading, graph building. Nodes start in parallel: "
-                             "wall time pays it once, the bill N times.")
-        st.button("Reset to calibrated values", icon=":material/restart_alt:",
+        st.markdown(t("scaling.money_and_startup"))
+        st.number_input(t("scaling.price_per_node_hour", currency=currency), 0.0, 1e6, step=0.01,
+                        format="%.3f", key="scaling_price_per_node_hour",
+                        help=t("scaling.price_per_node_hour_help"))
+        st.number_input(t("scaling.startup"), 0.0, 86_400.0, step=10.0,
+                        key="scaling_startup_seconds", help=t("scaling.startup_help"))
+        st.button(t("scaling.reset"), icon=":material/restart_alt:",
                   on_click=_reset, args=(defaults,), key="scaling_reset")
     values = {name: st.session_state[f"scaling_{name}"] for name in defaults}
     try:
         return scaling.ScalingInputs(**values)
     except ValueError as error:
-        st.error(f"These inputs are refused: {error}", icon=":material/block:")
+        st.error(t("scaling.inputs_refused", reason=str(error)), icon=":material/block:")
         return None
 
 
@@ -120,44 +130,41 @@ def verdict_ui(rows: list[dict], verdict: dict, currency: str) -> None:
     one, last_row = rows[0], rows[-1]
     if verdict["one_node_wins"]:
         two = rows[1]
-        st.warning(
-            f"**One node wins.** No N from 2 to {last_row['nodes']} finishes before a single "
-            f"node: at N = 2 the all-reduce adds {two['communication_seconds'] * 1e3:,.2f} ms "
-            f"per step while splitting the batch saves only "
-            f"{(one['compute_seconds'] - two['compute_seconds']) * 1e3:,.2f} ms.",
-            icon=":material/looks_one:")
+        st.warning(t("scaling.one_node_wins", last=last_row["nodes"],
+                     communication=f"{two['communication_seconds'] * 1e3:,.2f}",
+                     saved=f"{(one['compute_seconds'] - two['compute_seconds']) * 1e3:,.2f}"),
+                   icon=":material/looks_one:")
     else:
         fastest = rows[verdict["fastest"] - 1]
-        beyond = (f" Beyond N = {verdict['last_faster']} one node is faster again."
+        beyond = (t("scaling.beyond", last=verdict["last_faster"])
                   if verdict["last_faster"] < last_row["nodes"] else "")
-        money = (f" for {fastest['cost'] / one['cost']:.2f}× the money" if one["cost"] else "")
-        st.success(
-            f"**Many nodes are faster** from N = {verdict['first_faster']} to "
-            f"N = {verdict['last_faster']}. The fastest is N = {fastest['nodes']}: "
-            f"{fastest['speedup']:.2f}× one node ({_duration(fastest['total_seconds'])} instead "
-            f"of {_duration(one['total_seconds'])}){money}.{beyond}",
-            icon=":material/hub:")
+        money = (t("scaling.for_money", ratio=f"{fastest['cost'] / one['cost']:.2f}")
+                 if one["cost"] else "")
+        st.success(t("scaling.many_nodes_faster", first=verdict["first_faster"],
+                     last=verdict["last_faster"], fastest=fastest["nodes"],
+                     speedup=f"{fastest['speedup']:.2f}",
+                     time=_duration(fastest["total_seconds"]),
+                     one_time=_duration(one["total_seconds"]), money=money, beyond=beyond),
+                   icon=":material/hub:")
     if verdict["cheapest"] == 1:
-        st.caption("One node is the cheapest choice: with a fixed global batch, N nodes "
-                   "never use fewer node-hours than one, so more nodes buy time with money.")
+        st.caption(t("scaling.one_node_cheapest"))
     fastest = rows[verdict["fastest"] - 1]
     many = fastest["nodes"] > 1
     columns = st.columns(4)
-    columns[0].metric("One node", _duration(one["total_seconds"]),
+    columns[0].metric(t("scaling.metric_one_node"), _duration(one["total_seconds"]),
                       help=f"{currency}{one['cost']:,.4f}")
-    columns[1].metric("Fastest N", fastest["nodes"])
-    columns[2].metric("Its speed-up", f"{fastest['speedup']:.2f}×",
-                      f"efficiency {fastest['efficiency']:.0%}" if many else None,
+    columns[1].metric(t("scaling.metric_fastest_n"), fastest["nodes"])
+    columns[2].metric(t("scaling.metric_speedup"), f"{fastest['speedup']:.2f}×",
+                      t("scaling.metric_efficiency", efficiency=f"{fastest['efficiency']:.0%}")
+                      if many else None,
                       delta_color="off", delta_arrow="off")
-    columns[3].metric("Its cost", f"{currency}{fastest['cost']:,.4f}",
-                      f"{fastest['cost'] / one['cost']:.2f}× one node"
+    columns[3].metric(t("scaling.metric_cost"), f"{currency}{fastest['cost']:,.4f}",
+                      t("scaling.metric_cost_ratio", ratio=f"{fastest['cost'] / one['cost']:.2f}")
                       if many and one["cost"] else None, delta_color="inverse")
 
 
 def formulas_ui(inputs: scaling.ScalingInputs, rows: list[dict]) -> None:
-    st.markdown(r"With $D$ samples per epoch, $E$ epochs, global batch $B$, $P$ parameters of "
-                r"$b$ bytes, one node's throughput $r$, bandwidth $W$, per-message latency "
-                r"$\lambda$, overhead factor $k$, start-up $t_0$ and price $p$ per node-hour:")
+    st.markdown(t("scaling.formulas_intro"))
     st.latex(r"S = E \cdot \left\lceil D / B \right\rceil \qquad "
              r"t_\mathrm{compute}(N) = \frac{\lceil B / N \rceil}{r}")
     st.latex(r"t_\mathrm{comm}(N) = k \left( \frac{2(N-1)}{N} \cdot \frac{P\,b}{W} "
@@ -168,7 +175,7 @@ def formulas_ui(inputs: scaling.ScalingInputs, rows: list[dict]) -> None:
              r"\mathrm{efficiency}(N) = \frac{\mathrm{speed\text{-}up}(N)}{N}")
     st.latex(r"N \text{ nodes beat one} \iff t_\mathrm{comm}(N) < t_\mathrm{compute}(1) "
              r"- t_\mathrm{compute}(N) \quad \text{(start-up cancels)}")
-    detail = st.select_slider("Numbers for N =", [row["nodes"] for row in rows], value=8,
+    detail = st.select_slider(t("scaling.numbers_for_n"), [row["nodes"] for row in rows], value=8,
                               key="scaling_detail_nodes")
     row = rows[detail - 1]
     st.latex(
@@ -196,7 +203,7 @@ def table_ui(rows: list[dict], verdict: dict, currency: str) -> None:
     marks = {verdict["first_faster"], verdict["last_faster"], verdict["fastest"],
              verdict["cheapest"]}
     chosen = sorted(set(KEY_NODES) | {n for n in marks if n is not None})
-    table = pd.DataFrame([{
+    table = pd.DataFrame([{  # stable column names; the catalogue's labels are shown
         "nodes": row["nodes"],
         "per-node batch": row["per_node_batch"],
         "compute ms/step": row["compute_seconds"] * 1e3,
@@ -209,45 +216,34 @@ def table_ui(rows: list[dict], verdict: dict, currency: str) -> None:
         "beats one node": row["faster_than_one_node"],
         "idle nodes": row["idle_nodes"],
     } for row in rows if row["nodes"] in chosen])
-    st.dataframe(table, hide_index=True, key="scaling_table", column_config={
-        "compute ms/step": st.column_config.NumberColumn(format="%.3f"),
-        "communication ms/step": st.column_config.NumberColumn(format="%.3f"),
-        "communication share": st.column_config.NumberColumn(format="percent"),
-        "speed-up": st.column_config.NumberColumn(format="%.2f×"),
-        "efficiency": st.column_config.NumberColumn(format="percent"),
-        "cost": st.column_config.NumberColumn(f"cost ({currency})", format="%.4f"),
+    column_config = {name: st.column_config.Column(t(f"scaling.column_{key}"))
+                     for name, key in TABLE_COLUMNS.items()}
+    column_config.update({
+        "compute ms/step": st.column_config.NumberColumn(t("scaling.column_compute"),
+                                                         format="%.3f"),
+        "communication ms/step": st.column_config.NumberColumn(
+            t("scaling.column_communication"), format="%.3f"),
+        "communication share": st.column_config.NumberColumn(
+            t("scaling.column_communication_share"), format="percent"),
+        "speed-up": st.column_config.NumberColumn(t("scaling.column_speedup"), format="%.2f×"),
+        "efficiency": st.column_config.NumberColumn(t("scaling.column_efficiency"),
+                                                    format="percent"),
+        "cost": st.column_config.NumberColumn(t("scaling.column_cost", currency=currency),
+                                              format="%.4f"),
     })
-    st.download_button("Download all 64 rows (CSV)", pd.DataFrame(rows).to_csv(index=False),
+    st.dataframe(table, hide_index=True, key="scaling_table", column_config=column_config)
+    st.download_button(t("scaling.download", count=len(rows)),
+                       pd.DataFrame(rows).to_csv(index=False),
                        "lepton-scaling.csv", "text/csv", icon=":material/download:",
                        key="scaling_download")
 
 
 def assumptions_ui() -> None:
-    st.markdown(
-        "- **Strong scaling**: the global batch stays the same for every N, so the optimisation "
-        "(and the number of steps) is the same as on one node. Each node takes ⌈B/N⌉ samples; "
-        "the largest shard sets the pace, and nodes beyond B get nothing to do.\n"
-        "- **Ring all-reduce** of all gradients once per step: 2·(N−1) messages, each carrying "
-        "1/N of the gradient bytes. Bandwidth is per node and each direction.\n"
-        "- **No overlap** of compute and communication (real frameworks overlap some of it, "
-        "which helps many nodes), no gradient compression.\n"
-        "- **Overhead factor** scales the whole communication term, as if software overhead "
-        "(synchronisation, serialisation) grew with N like the ring does; it was measured at "
-        "N = 2 only.\n"
-        "- **Identical nodes, no stragglers**: every node trains at the measured single-node "
-        "samples/s, whatever its batch. Small per-node batches are usually slower per sample, "
-        "so many nodes are estimated optimistically.\n"
-        "- **Start-up** is paid once in wall time (nodes start together) and by every node in "
-        "cost. Evaluation, checkpoints and data loading are left out.\n"
-        "- **Price** is per node-hour, billed for the whole run, without minimum billing "
-        "periods or network charges."
-    )
+    st.markdown(t("scaling.assumptions"))
 
 
-st.title("Single node vs many")
-st.caption("The article (section 2.2) says training on a single node avoids the communication "
-           "overhead of distributed training, without a number. This estimate puts one on it: "
-           "time and cost of data-parallel training on N = 1…64 nodes.")
+st.title(t("scaling.title"))
+st.caption(t("scaling.caption"))
 defaults = calibration_ui()
 inputs = inputs_ui(defaults)
 if inputs is None:
@@ -256,10 +252,10 @@ currency = cost_settings().currency
 rows = scaling.sweep(inputs, NODE_RANGE)
 verdict = scaling.break_even(inputs, NODE_RANGE)
 verdict_ui(rows, verdict, currency)
-st.plotly_chart(scaling_chart(rows, verdict, currency), key="scaling_chart")
-st.subheader("Key node counts")
+st.plotly_chart(scaling_chart(rows, verdict, currency, language=language()), key="scaling_chart")
+st.subheader(t("scaling.key_node_counts"))
 table_ui(rows, verdict, currency)
-st.subheader("Formulas")
+st.subheader(t("scaling.formulas"))
 formulas_ui(inputs, rows)
-st.subheader("Assumptions")
+st.subheader(t("scaling.assumptions_heading"))
 assumptions_ui()
