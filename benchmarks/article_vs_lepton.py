@@ -19,15 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from lepton import inference  # noqa: E402
 from lepton.data import load_dataset  # noqa: E402
 from lepton.evaluation import evaluate  # noqa: E402
-from lepton.host import bfloat16_fast, host_info  # noqa: E402
+from lepton.host import host_info  # noqa: E402
 from lepton.model import ModelConfig  # noqa: E402
-from lepton.training import TrainConfig, fit  # noqa: E402
+from lepton.training import fast_config, fit  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "article_vs_lepton.md"
 LATENCY_REPEATS = 200
@@ -73,9 +72,7 @@ def article_run(dataset, epochs, seed) -> dict:
 
 
 def lepton_run(dataset, epochs, seed) -> dict:
-    config = TrainConfig(epochs=epochs, seed=seed, batch_size=128, learning_rate=2e-3,
-                         validation_split=0.0,
-                         precision="mixed_bfloat16" if bfloat16_fast() else "float32")
+    config = fast_config(epochs=epochs, seed=seed, validation_split=0.0)
     started = time.perf_counter()
     result = fit(ModelConfig(), config, dataset.x_train, dataset.y_train)
     seconds = time.perf_counter() - started
@@ -83,8 +80,7 @@ def lepton_run(dataset, epochs, seed) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.keras"
         result.model.save(path)
-        fastest = getattr(inference, "predictor_for", None)
-        predictor = fastest(str(path)) if fastest else inference.Predictor(result.model)
+        predictor = inference.predictor_for(str(path), convert_missing=True)
         one = dataset.x_test[:1]
         latency = p50_ms(lambda: predictor(one))
     tf.keras.backend.clear_session()
@@ -111,6 +107,9 @@ def main() -> None:
     def median(name, key):
         return statistics.median(outcome[key] for outcome in results[name])
 
+    def accuracies(name):
+        return ", ".join(f"{outcome['test_accuracy']:.4f}" for outcome in results[name])
+
     speed_ratio = median("lepton", "samples_per_second") / median("article", "samples_per_second")
     latency_ratio = median("article", "latency_ms") / median("lepton", "latency_ms")
     host = host_info()
@@ -122,9 +121,7 @@ def main() -> None:
         f"{median('lepton', 'samples_per_second'):,.0f} | **{speed_ratio:.2f}×** |",
         f"| fit wall seconds, {args.epochs} epochs | {median('article', 'fit_seconds'):.1f} | "
         f"{median('lepton', 'fit_seconds'):.1f} | |",
-        f"| test accuracy (each run) | "
-        f"{', '.join(f'{o['test_accuracy']:.4f}' for o in results['article'])} | "
-        f"{', '.join(f'{o['test_accuracy']:.4f}' for o in results['lepton'])} | |",
+        f"| test accuracy (each run) | {accuracies('article')} | {accuracies('lepton')} | |",
         f"| one-image latency p50 | {median('article', 'latency_ms'):.2f} ms (`model.predict`) | "
         f"{median('lepton', 'latency_ms'):.3f} ms ({results['lepton'][0]['predictor']}) | "
         f"**{latency_ratio:,.0f}×** |",

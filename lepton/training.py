@@ -1,12 +1,13 @@
-"""Training: a validated `TrainConfig` and `fit`, which emits progress events and can be cancelled."""
+"""Training: a validated `TrainConfig` and `fit`, which emits progress events and can stop."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import keras
 import numpy as np
@@ -67,9 +68,19 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         known = {item.name for item in dataclasses.fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in known})
+
+
+def fast_config(**changes) -> TrainConfig:
+    """The fast recipe (see BENCHMARKS.md): bfloat16 compute where the CPU has it, batch 64,
+    learning rate 0.002 — ≥2× the article's samples/s at the same accuracy."""
+    from lepton.host import bfloat16_fast
+
+    values = {"batch_size": 64, "learning_rate": 2e-3,
+              "precision": "mixed_bfloat16" if bfloat16_fast() else "float32"}
+    return TrainConfig(**{**values, **changes})
 
 
 @dataclass
@@ -107,6 +118,10 @@ class ProgressCallback(keras.callbacks.Callback):
     them (write them to the run store, print them, draw them).
     """
 
+    # Let Keras run the batch hook on its callback thread pool: a synchronous batch hook makes
+    # every step wait for its logs, which cost ~10 % of training speed on this class of host.
+    async_safe = True
+
     def __init__(
         self,
         steps_per_epoch: int,
@@ -128,6 +143,7 @@ class ProgressCallback(keras.callbacks.Callback):
         self.samples_seen = 0
         self.peak_rss_bytes = 0
         self._process = psutil.Process()
+        self._lock = threading.Lock()
         self._epoch = 0
         self._epoch_start = 0.0
         self._last_batch_end = 0.0
@@ -141,7 +157,10 @@ class ProgressCallback(keras.callbacks.Callback):
         self._epoch_samples = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        logs = logs or {}
+        with self._lock:  # async hooks may run on several pool threads at once
+            self._train_batch_end(batch, logs or {})
+
+    def _train_batch_end(self, batch, logs):
         self._last_batch_end = time.perf_counter()
         step = batch + 1
         samples = min(self.batch_size, self.samples_per_epoch - batch * self.batch_size)

@@ -7,13 +7,34 @@ import streamlit as st
 
 from lepton import charts
 from lepton.data import custom_manifest, delete_dataset, describe_datasets, sample_strips
-from lepton.imaging import preparer
+from lepton.imaging import BOX_SIZE, FIELD_SIZE
 from lepton.importer import (MAX_UPLOAD_BYTES, DatasetImportError, check_upload_size, import_npz,
                              import_zip)
-from pages.common import get_dataset, get_store
+from pages.common import get_dataset, get_store, language, t
 
 SIZES = (16, 24, 28, 32, 48, 64, 96, 128)
-CHANNELS = {1: "grayscale", 3: "RGB"}
+CHANNELS = {1: "data.grayscale", 3: "data.rgb"}  # channels → catalogue key of its name
+KINDS = {"built-in": "data.kind_built_in", "imported": "data.kind_imported"}
+SKIPPED = {"unreadable": "data.skipped_unreadable", "duplicate": "data.skipped_duplicate",
+           "ignored": "data.skipped_ignored"}
+PREPROCESSING = {"digit": "data.preprocessing_digit", "plain": "data.preprocessing_plain"}
+# lepton.importer reports its progress and split in English; the page shows them translated.
+IMPORTER_TEXTS = [
+    (re.compile(r"reading the archive"), "data.progress_reading_archive"),
+    (re.compile(r"reading the arrays"), "data.progress_reading_arrays"),
+    (re.compile(r"decoding (?P<done>[\d,]+) of (?P<total>[\d,]+) pictures"),
+     "data.progress_decoding"),
+    (re.compile(r"preparing (?P<done>[\d,]+) of (?P<total>[\d,]+) images"),
+     "data.progress_preparing"),
+    (re.compile(r"splitting and writing"), "data.progress_splitting"),
+    (re.compile(r"writing"), "data.progress_writing"),
+    (re.compile(r"imported (?P<count>[\d,]+) (?:pictures|images) in (?P<classes>\d+) classes"),
+     "data.progress_done"),
+    (re.compile(r"split given by the archive's train/ and test/ folders"), "data.split_folders"),
+    (re.compile(r"split given by the \.npz \(x_test, y_test\)"), "data.split_npz"),
+    (re.compile(r"seeded stratified split \(seed (?P<seed>\d+), (?P<share>\d+%) test\)"),
+     "data.split_seeded"),
+]
 
 
 def upload_limit() -> int:
@@ -27,38 +48,53 @@ def suggested_name(file_name: str) -> str:
     return name or "my-data"
 
 
+def importer_text(text: str) -> str:
+    """A progress or split text of lepton.importer in the chosen language; unknown ones as is."""
+    for pattern, key in IMPORTER_TEXTS:
+        match = pattern.fullmatch(text)
+        if match:
+            return t(key, **match.groupdict())
+    return text
+
+
+def preparation_text(kind: str, input_shape) -> str:
+    """What `lepton.imaging.preparer` does to a picture of this dataset, in the chosen language
+    (the same catalogue texts as the Predict page)."""
+    height, width, channels = (int(side) for side in input_shape)
+    if kind == "plain":
+        colour = t("predict.colour_grayscale" if channels == 1 else "predict.colour_rgb")
+        return t("predict.preparation_plain", width=width, height=height, colour=colour)
+    return t("predict.preparation_digit", box=BOX_SIZE, field=FIELD_SIZE)
+
+
 def import_ui() -> None:
     """The import form; on success remembers the new dataset and reruns (the sidebar lists it)."""
     upload = st.file_uploader(
-        "A .zip of class folders (cats/001.png, dogs/…) or an .npz (x_train, y_train, x_test, "
-        "y_test, optional class_names)",
-        type=["zip", "npz"], key="data_upload",
-        help=f"At most {upload_limit() / 2**20:.0f} MB. Larger sets: python -m lepton datasets "
-             "import PATH --name NAME.",
+        t("data.upload"), type=["zip", "npz"], key="data_upload",
+        help=t("data.upload_help", megabytes=f"{upload_limit() / 2**20:.0f}"),
     )
     suggested = suggested_name(upload.name) if upload else "my-data"
     left, middle, right = st.columns(3)
-    name = left.text_input("Name", key="data_name", placeholder=suggested, max_chars=40,
-                           help="Lower-case letters, digits, '-' and '_'. Empty: the suggestion.")
-    digit_like = left.checkbox(
-        "Digit-like (MNIST-style centring)", key="data_digit",
-        help="Dark or light strokes on a plain background, like handwritten digits: pictures are "
-             "cropped to the ink and centred in 28×28 grayscale, and so are pictures to predict. "
-             "Otherwise every picture is simply resized.")
-    size = middle.select_slider("Input size (pixels per side)", SIZES, value=28, key="data_size",
+    name = left.text_input(t("data.name"), key="data_name", placeholder=suggested, max_chars=40,
+                           help=t("data.name_help"))
+    digit_like = left.checkbox(t("data.digit_like"), key="data_digit",
+                               help=t("data.digit_like_help"))
+    size = middle.select_slider(t("data.input_size"), SIZES, value=28, key="data_size",
                                 disabled=digit_like)
-    channels = middle.radio("Channels", list(CHANNELS), format_func=CHANNELS.get, horizontal=True,
+    # Names looked up now, in this run's language: format_func is also called later.
+    channel_names = {value: t(key) for value, key in CHANNELS.items()}
+    channels = middle.radio(t("data.channels"), list(channel_names),
+                            format_func=channel_names.get, horizontal=True,
                             key="data_channels", disabled=digit_like)
-    test_fraction = right.slider("Test share", 0.05, 0.5, 0.2, 0.05, key="data_test_fraction",
-                                 help="Held out per class (seeded) when the source has no "
-                                      "train/test split of its own.")
-    overwrite = right.checkbox("Replace a dataset of the same name", key="data_overwrite")
+    test_fraction = right.slider(t("data.test_share"), 0.05, 0.5, 0.2, 0.05,
+                                 key="data_test_fraction", help=t("data.test_share_help"))
+    overwrite = right.checkbox(t("data.overwrite"), key="data_overwrite")
     if digit_like:
         size, channels = 28, 1
-    if not st.button("Import", type="primary", icon=":material/upload:", key="data_import",
-                     disabled=upload is None):
+    if not st.button(t("data.import_button"), type="primary", icon=":material/upload:",
+                     key="data_import", disabled=upload is None):
         return
-    bar = st.progress(0.0, text="Checking the file…")
+    bar = st.progress(0.0, text=t("data.checking"))
     try:
         check_upload_size(upload.size, upload_limit())
         data = upload.getvalue()
@@ -67,21 +103,21 @@ def import_ui() -> None:
         manifest = load(data, name.strip() or suggested, home=get_store().home,
                         size=(size, size), channels=channels, test_fraction=test_fraction,
                         digit_like=digit_like, overwrite=overwrite, source_name=upload.name,
-                        on_progress=lambda fraction, text: bar.progress(min(fraction, 1.0),
-                                                                        text=text))
+                        on_progress=lambda fraction, text: bar.progress(
+                            min(fraction, 1.0), text=importer_text(text)))
     except DatasetImportError as error:
         bar.empty()
-        st.error(f"Not imported: {error}", icon=":material/block:")
+        st.error(t("data.not_imported", reason=str(error)), icon=":material/block:")
         return
     except OSError as error:  # e.g. a full disk: the importer has removed its temporary files
         bar.empty()
-        st.error(f"The import failed and nothing was kept: {error}", icon=":material/error:")
+        st.error(t("data.import_failed", reason=str(error)), icon=":material/error:")
         return
     get_dataset.clear()  # a replaced dataset must not come back from the cache
     counts = manifest["counts"]
-    st.session_state["data_notice"] = (
-        f"Imported **{manifest['name']}**: {counts['train']:,} training and {counts['test']:,} "
-        f"test images in {len(manifest['classes'])} classes. Choose it in the sidebar to train.")
+    st.session_state["data_notice"] = t(
+        "data.imported", name=manifest["name"], train=f"{counts['train']:,}",
+        test=f"{counts['test']:,}", classes=len(manifest["classes"]))
     st.session_state["data_inspect"] = manifest["name"]
     st.rerun()
 
@@ -98,46 +134,55 @@ def report_ui(name: str) -> None:
     counts = manifest["counts"]
     height, width, channels = manifest["input_shape"]
     columns = st.columns(6)
-    columns[0].metric("Training images", f"{counts['train']:,}")
-    columns[1].metric("Test images", f"{counts['test']:,}")
-    columns[2].metric("Classes", len(manifest["classes"]))
-    columns[3].metric("Input", f"{height}×{width}×{channels}",
-                      help=f"{CHANNELS[channels]}; the model's input layer follows it.")
-    columns[4].metric("Duplicates skipped", counts["duplicates"],
-                      help="Files with the same bytes as an earlier one"
-                           + (" (counted, kept as given in the .npz)."
-                              if manifest.get("duplicates_kept") else "."))
-    columns[5].metric("Unreadable files", counts["unreadable"])
-    _, preparation = preparer(manifest["preprocessing"], manifest["input_shape"])
-    st.caption(f"Preprocessing: {preparation}; Predict prepares new pictures the same way. "
-               f"Split: {manifest['split']}. Source: {manifest['source_file']} "
-               f"({manifest['source_bytes']:,} bytes, sha256 `{manifest['source_sha256']}`), "
-               f"imported {manifest['created']}.")
+    columns[0].metric(t("data.training_images"), f"{counts['train']:,}")
+    columns[1].metric(t("data.test_images"), f"{counts['test']:,}")
+    columns[2].metric(t("data.classes"), len(manifest["classes"]))
+    columns[3].metric(t("data.input"), f"{height}×{width}×{channels}",
+                      help=t("data.input_help", colour=t(CHANNELS[channels])))
+    columns[4].metric(t("data.duplicates"), counts["duplicates"],
+                      help=t("data.duplicates_kept_help" if manifest.get("duplicates_kept")
+                             else "data.duplicates_help"))
+    columns[5].metric(t("data.unreadable"), counts["unreadable"])
+    st.caption(t("data.provenance_caption",
+                 preparation=preparation_text(manifest["preprocessing"], manifest["input_shape"]),
+                 split=importer_text(manifest["split"]), source=manifest["source_file"],
+                 bytes=f"{manifest['source_bytes']:,}", sha256=manifest["source_sha256"],
+                 created=manifest["created"]))
     chart, samples = st.columns([2, 3])
-    chart.plotly_chart(charts.class_balance(counts["per_class"]), key="class_balance")
+    chart.plotly_chart(charts.class_balance(counts["per_class"], language=language()),
+                       key="class_balance")
     with samples:
-        st.markdown("**Samples per class** (training images, as the model sees them)")
+        st.markdown(t("data.samples"))
         try:
             strips = sample_strips(get_dataset(name), per_class=8, scale=2)
         except (OSError, ValueError) as error:  # files changed or damaged outside the app
-            st.warning(f"{name} cannot be loaded: {error}", icon=":material/broken_image:")
+            st.warning(t("data.cannot_load", name=name, reason=str(error)),
+                       icon=":material/broken_image:")
             strips = []
         for class_name, strip in strips:
             st.image(strip, caption=class_name)
     skipped = ([{"file": item["file"], "skipped as": "unreadable", "why": item["reason"]}
                 for item in manifest["unreadable"]]
                + [{"file": item["file"], "skipped as": "duplicate",
-                   "why": f"same bytes as {item['same_as']}"} for item in manifest["duplicates"]]
+                   "why": t("data.same_bytes", file=item["same_as"])}
+                  for item in manifest["duplicates"]]
                + [{"file": item["file"], "skipped as": "ignored", "why": item["reason"]}
                   for item in manifest["ignored"]])
     total = counts["unreadable"] + counts["duplicates"] + counts["ignored"]
     if total:
-        with st.expander(f"Skipped files ({total})", icon=":material/report:"):
-            st.dataframe(pd.DataFrame(skipped), hide_index=True, key="skipped_files")
+        with st.expander(t("data.skipped_files", total=total), icon=":material/report:"):
+            table = pd.DataFrame(skipped)
+            if not table.empty:
+                table["skipped as"] = table["skipped as"].map(lambda value: t(SKIPPED[value]))
+            st.dataframe(table, hide_index=True, key="skipped_files", column_config={
+                "file": st.column_config.TextColumn(t("data.column_file")),
+                "skipped as": st.column_config.TextColumn(t("data.column_skipped_as")),
+                "why": st.column_config.TextColumn(t("data.column_why")),
+            })
             if total > len(skipped):
-                st.caption(f"The first {len(skipped)} are named here; all {total} are counted.")
-    if st.button(f"Train on {name}", icon=":material/model_training:", key="data_train",
-                 on_click=select_for_training, args=(name,)):
+                st.caption(t("data.first_named", named=len(skipped), total=total))
+    if st.button(t("data.train_on", name=name), icon=":material/model_training:",
+                 key="data_train", on_click=select_for_training, args=(name,)):
         st.switch_page("pages/train.py")
 
 
@@ -146,20 +191,30 @@ def datasets_table_ui() -> None:
     for item in describe_datasets(get_store().home):
         rows.append({
             "name": item["name"],
-            "kind": item["kind"],
+            "kind": t(KINDS[item["kind"]]) if item["kind"] in KINDS else item["kind"],
             "available": item["available"],
             "train images": item["train_samples"],
             "test images": item["test_samples"],
             "classes": item["num_classes"],
             "input": "×".join(map(str, item["input_shape"])),
-            "preprocessing": item["preprocessing"],
+            "preprocessing": (t(PREPROCESSING[item["preprocessing"]])
+                              if item["preprocessing"] in PREPROCESSING
+                              else item["preprocessing"]),
             "provenance": item["where"],
         })
+    # Column names stay stable; the headers shown follow the language.
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="datasets_table", column_config={
-        "available": st.column_config.CheckboxColumn(help="Loads on this host now (offline)."),
-        "train images": st.column_config.NumberColumn(format="%d"),
-        "test images": st.column_config.NumberColumn(format="%d"),
-        "provenance": st.column_config.TextColumn(width="large"),
+        "name": st.column_config.TextColumn(t("data.column_name")),
+        "kind": st.column_config.TextColumn(t("data.column_kind")),
+        "available": st.column_config.CheckboxColumn(t("data.column_available"),
+                                                     help=t("data.available_help")),
+        "train images": st.column_config.NumberColumn(t("data.column_train_images"),
+                                                      format="%d"),
+        "test images": st.column_config.NumberColumn(t("data.column_test_images"), format="%d"),
+        "classes": st.column_config.NumberColumn(t("data.column_classes")),
+        "input": st.column_config.TextColumn(t("data.column_input")),
+        "preprocessing": st.column_config.TextColumn(t("data.column_preprocessing")),
+        "provenance": st.column_config.TextColumn(t("data.column_provenance"), width="large"),
     })
 
 
@@ -168,38 +223,36 @@ def delete_now(name: str) -> None:
     delete_dataset(name, get_store().home)
     get_dataset.clear()
     st.session_state["delete_confirm"] = False
-    st.session_state["data_notice"] = f"Deleted **{name}**."
+    st.session_state["data_notice"] = t("data.deleted", name=name)
 
 
 def delete_ui(imported: list[str]) -> None:
-    name = st.selectbox("Imported dataset", imported, key="delete_choice")
-    sure = st.checkbox(f"Yes, delete {name} and its files for good", key="delete_confirm")
-    st.button("Delete", icon=":material/delete:", key="delete_dataset", disabled=not sure,
+    name = st.selectbox(t("data.imported_dataset"), imported, key="delete_choice")
+    sure = st.checkbox(t("data.delete_confirm", name=name), key="delete_confirm")
+    st.button(t("data.delete"), icon=":material/delete:", key="delete_dataset", disabled=not sure,
               on_click=delete_now, args=(name,))
 
 
-st.title("Data")
-st.caption("Bring your own labelled images: zip one folder per class, upload, check the report, "
-           "then train on it. Archives are read in memory with size limits; nothing is "
-           "extracted, and a refused or failed import leaves nothing behind.")
+st.title(t("data.title"))
+st.caption(t("data.intro"))
 notice = st.session_state.pop("data_notice", None)
 if notice:
     st.success(notice, icon=":material/check_circle:")
 
-st.subheader("Import")
+st.subheader(t("data.import_heading"))
 import_ui()
 
 imported = [item["name"] for item in describe_datasets(get_store().home)
             if item["kind"] == "imported"]
 if imported:
-    st.subheader("Report")
+    st.subheader(t("data.report"))
     if st.session_state.get("data_inspect") not in imported:
         st.session_state["data_inspect"] = imported[-1]
-    inspected = st.selectbox("Imported dataset", imported, key="data_inspect")
+    inspected = st.selectbox(t("data.imported_dataset"), imported, key="data_inspect")
     report_ui(inspected)
 
-st.subheader("All datasets")
+st.subheader(t("data.all_datasets"))
 datasets_table_ui()
 if imported:
-    with st.expander("Delete an imported dataset", icon=":material/delete:"):
+    with st.expander(t("data.delete_heading"), icon=":material/delete:"):
         delete_ui(imported)

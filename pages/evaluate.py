@@ -6,12 +6,12 @@ import streamlit as st
 
 from lepton import charts
 from lepton.evaluation import evaluate_probabilities
-from pages.common import get_dataset, get_predictor, get_store, run_label
+from pages.common import get_dataset, get_predictor, get_store, language, run_label, t
 
 GALLERY_SIZE = 24
 
 
-@st.cache_data(max_entries=8, show_spinner="Predicting the test set…")
+@st.cache_data(max_entries=8, show_spinner=False)  # the caller shows a translated spinner
 def test_probabilities(model_path: str, dataset_name: str) -> np.ndarray:
     dataset = get_dataset(dataset_name)
     return get_predictor(model_path)(dataset.x_test)
@@ -20,12 +20,13 @@ def test_probabilities(model_path: str, dataset_name: str) -> np.ndarray:
 def choose_ui(runs: list[dict]) -> tuple[dict, str]:
     labels = {run["id"]: run_label(run) for run in runs}
     left, right = st.columns(2)
-    run_id = left.selectbox("Run", list(labels), format_func=labels.get, key="evaluate_run")
+    run_id = left.selectbox(t("evaluate.run"), list(labels), format_func=labels.get,
+                            key="evaluate_run")
     run = next(run for run in runs if run["id"] == run_id)
     datasets = [run["dataset"]] + [name for name in ("mnist-5k", "mnist", "fashion-mnist")
                                    if name != run["dataset"]]
-    dataset_name = right.selectbox("Test set", datasets, key="evaluate_dataset",
-                                   help="The run's own dataset first.")
+    dataset_name = right.selectbox(t("evaluate.test_set"), datasets, key="evaluate_dataset",
+                                   help=t("evaluate.test_set_help"))
     return run, dataset_name
 
 
@@ -34,7 +35,7 @@ def examples_per_cell(labels: np.ndarray, predicted: np.ndarray, classes: int) -
     cells = [["" for _ in range(classes)] for _ in range(classes)]
     for index, (true, guess) in enumerate(zip(labels, predicted)):
         if not cells[true][guess]:
-            cells[true][guess] = f"e.g. test image #{index}"
+            cells[true][guess] = t("evaluate.example_image", index=index)
     return cells
 
 
@@ -46,69 +47,76 @@ def gallery_ui(images: np.ndarray, captions: list[str], columns: int = 8) -> Non
                          width="stretch")
 
 
-st.title("Evaluate")
+st.title(t("evaluate.title"))
 finished = [run for run in get_store().list_runs("done") if run["model_path"]]
 if not finished:
-    st.info("No finished run yet: train one on the **Train** page.")
+    st.info(t("evaluate.no_runs"))
     st.stop()
 
 run, dataset_name = choose_ui(finished)
 try:
     dataset = get_dataset(dataset_name)
 except Exception as error:  # e.g. full MNIST offline: say why instead of crashing
-    st.error(f"{dataset_name} cannot be loaded here: {error}")
+    st.error(t("evaluate.cannot_load", dataset=dataset_name, reason=str(error)))
     st.stop()
 if dataset.input_shape != tuple(run["model_config"]["input_shape"]):
-    st.error(f"Run {run['id']} expects {tuple(run['model_config']['input_shape'])} images; "
-             f"{dataset.name} has {dataset.input_shape}. Choose another test set.")
+    st.error(t("evaluate.shape_mismatch", run=run["id"],
+               expected=tuple(run["model_config"]["input_shape"]), dataset=dataset.name,
+               shape=dataset.input_shape))
     st.stop()
 
-probabilities = test_probabilities(run["model_path"], dataset_name)
+with st.spinner(t("evaluate.predicting")):
+    probabilities = test_probabilities(run["model_path"], dataset_name)
 metrics = evaluate_probabilities(probabilities, dataset.y_test, dataset.class_names)
 predicted = probabilities.argmax(axis=1)
 confidence = probabilities.max(axis=1)
 
 columns = st.columns(3)
-columns[0].metric("Test accuracy", f"{metrics['test_accuracy']:.2%}")
-columns[1].metric("Test loss", f"{metrics['test_loss']:.4f}",
-                  help="Mean sparse categorical cross-entropy.")
-columns[2].metric("Test images", f"{metrics['test_samples']:,}")
-st.caption(f"Data: {dataset.source}")
+columns[0].metric(t("evaluate.test_accuracy"), f"{metrics['test_accuracy']:.2%}")
+columns[1].metric(t("evaluate.test_loss"), f"{metrics['test_loss']:.4f}",
+                  help=t("evaluate.test_loss_help"))
+columns[2].metric(t("evaluate.test_images"), f"{metrics['test_samples']:,}")
+st.caption(t("evaluate.data_source", source=dataset.source))
 
 left, right = st.columns([3, 2])
 with left:
-    st.subheader("Confusion matrix")
+    st.subheader(t("evaluate.confusion_matrix"))
     st.plotly_chart(
         charts.confusion_heatmap(metrics["confusion_matrix"], dataset.class_names,
                                  examples_per_cell(dataset.y_test, predicted,
-                                                   dataset.num_classes)),
+                                                   dataset.num_classes),
+                                 language=language()),
         key="confusion",
     )
 with right:
-    st.subheader("Per class")
+    st.subheader(t("evaluate.per_class"))
     st.dataframe(pd.DataFrame(metrics["per_class"]), hide_index=True, column_config={
-        name: st.column_config.NumberColumn(format="%.3f") for name in ("precision", "recall", "f1")
+        "class": st.column_config.TextColumn(t("evaluate.column_class")),
+        **{name: st.column_config.NumberColumn(t(f"evaluate.column_{name}"), format="%.3f")
+           for name in ("precision", "recall", "f1")},
+        "support": st.column_config.NumberColumn(t("evaluate.column_support"),
+                                                 help=t("evaluate.support_help")),
     })
 
-st.subheader("Mistakes")
+st.subheader(t("evaluate.mistakes"))
 wrong = np.flatnonzero(predicted != dataset.y_test)
 wrong = wrong[np.argsort(-confidence[wrong])][:GALLERY_SIZE]  # most confident mistakes first
 if len(wrong) == 0:
-    st.success("No mistakes on this test set.")
+    st.success(t("evaluate.no_mistakes"))
 else:
     names = dataset.class_names
     gallery_ui(dataset.x_test[wrong], [
-        f"#{index}: true {names[dataset.y_test[index]]}, said {names[predicted[index]]} "
-        f"({confidence[index]:.0%})" for index in wrong
+        t("evaluate.mistake_caption", index=index, true=names[dataset.y_test[index]],
+          said=names[predicted[index]], confidence=f"{confidence[index]:.0%}")
+        for index in wrong
     ])
 
-st.subheader("The article's 5×5 grid")
-st.caption("The first 25 test images labelled with the prediction, as the article's script "
-           "plots them; ✗ marks a wrong one.")
+st.subheader(t("evaluate.article_grid"))
+st.caption(t("evaluate.article_grid_caption"))
 first = np.arange(min(25, len(dataset.y_test)))
 gallery_ui(dataset.x_test[first], [
     f"{dataset.class_names[predicted[index]]}"
     + ("" if predicted[index] == dataset.y_test[index] else
-       f" ✗ (true {dataset.class_names[dataset.y_test[index]]})")
+       t("evaluate.wrong_mark", true=dataset.class_names[dataset.y_test[index]]))
     for index in first
 ], columns=5)

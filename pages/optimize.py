@@ -1,5 +1,6 @@
 """Optimize: export a run as TFLite fp32, fp16 and int8, measure each here, download them."""
 
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -9,27 +10,49 @@ import streamlit as st
 
 from lepton.data import DatasetUnavailable
 from lepton.export import VARIANT_NOTES, VARIANTS, export_run, load_measurements
-from pages.common import get_dataset, get_store, run_label
+from pages.common import get_dataset, get_store, run_label, t
 
 REPEAT_CHOICES = [200, 500, 1000, 2000, 5000]
-CHART_AXES = {  # row key → axis title
-    "bytes": "file size (bytes, log scale)",
-    "p50_ms": "p50 latency of one image (ms, log scale)",
+CHART_AXES = {  # row key → catalogue key of its axis title
+    "bytes": "optimize.axis_bytes",
+    "p50_ms": "optimize.axis_p50",
 }
+# lepton.export reports its progress in English; the page shows it translated.
+EXPORT_STEPS = [
+    (re.compile(r"Loading and measuring the \.keras model"), "optimize.progress_keras"),
+    (re.compile(r"Converting and measuring (?P<variant>\S+)"), "optimize.progress_variant"),
+    (re.compile(r"Done"), "optimize.progress_done"),
+]
+
+
+def variant_note(variant: str) -> str:
+    """What a variant is (lepton.export.VARIANT_NOTES), in the chosen language."""
+    key = f"optimize.note_{variant.replace('-', '_')}"
+    note = t(key)
+    return VARIANT_NOTES.get(variant, variant) if note == key else note
+
+
+def export_step(text: str) -> str:
+    for pattern, key in EXPORT_STEPS:
+        match = pattern.fullmatch(text)
+        if match:
+            return t(key, **match.groupdict())
+    return text
 
 
 def choose_ui(runs: list[dict]) -> tuple[dict, list[str], int]:
     """The run, the variants and the latency repeats the user picked."""
     labels = {run["id"]: run_label(run) for run in runs}
-    run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="optimize_run")
+    run_id = st.selectbox(t("optimize.run"), list(labels), format_func=labels.get,
+                          key="optimize_run")
     left, right = st.columns([2, 1])
     variants = left.multiselect(
-        "Variants", VARIANTS, default=list(VARIANTS), key="optimize_variants",
-        help=" · ".join(f"{name}: {VARIANT_NOTES[name]}" for name in VARIANTS),
+        t("optimize.variants"), VARIANTS, default=list(VARIANTS), key="optimize_variants",
+        help=" · ".join(f"{name}: {variant_note(name)}" for name in VARIANTS),
     )
     repeats = right.select_slider(
-        "Latency repeats per variant", REPEAT_CHOICES, value=1000, key="optimize_repeats",
-        help="Single-image calls timed after a warm-up; p50 and p95 are taken over them.",
+        t("optimize.repeats"), REPEAT_CHOICES, value=1000, key="optimize_repeats",
+        help=t("optimize.repeats_help"),
     )
     return next(run for run in runs if run["id"] == run_id), variants, repeats
 
@@ -38,21 +61,20 @@ def measure_ui(run: dict, variants: list[str], repeats: int) -> None:
     """The button that exports and measures, with a progress bar over the variants."""
     training = [other for other in get_store().list_runs() if other["status"] == "running"]
     if training:
-        st.warning(f"Run {training[0]['id']} is training on this host right now: it shares the "
-                   "CPU, so latencies and throughputs measured now come out worse.",
-                   icon=":material/warning:")
-    if not st.button("Export and measure", type="primary", icon=":material/speed:",
+        st.warning(t("optimize.training_now", run=training[0]["id"]), icon=":material/warning:")
+    if not st.button(t("optimize.export_measure"), type="primary", icon=":material/speed:",
                      key="export_measure", disabled=not variants,
-                     help="Converts the run's model into each variant, then measures size, "
-                          "test accuracy, latency and throughput of all of them on this host."):
+                     help=t("optimize.export_measure_help")):
         return
-    bar = st.progress(0.0, text="Loading the test set…")
+    bar = st.progress(0.0, text=t("optimize.loading_test_set"))
     try:
         dataset = get_dataset(run["dataset"])
         export_run(get_store(), run, dataset, variants, repeats=repeats,
-                   on_progress=lambda fraction, text: bar.progress(fraction, text=text))
+                   on_progress=lambda fraction, text: bar.progress(fraction,
+                                                                   text=export_step(text)))
     except (ValueError, DatasetUnavailable) as error:
-        st.error(f"Could not export run {run['id']}: {error}", icon=":material/error:")
+        st.error(t("optimize.export_failed", run=run["id"], reason=str(error)),
+                 icon=":material/error:")
     finally:
         bar.empty()
 
@@ -61,16 +83,13 @@ def method_text(document: dict) -> str:
     method = document["method"]
     measured = datetime.fromisoformat(document["measured_at"]).strftime("%Y-%m-%d %H:%M UTC")
     load = ", ".join(f"{value:.2f}" for value in method["load_average"])
-    return (
-        f"Measured {measured} on {method['host']} ({method['cpu']}, {method['logical_cores']} "
-        f"logical cores), {method['test_images']:,} {document['dataset']} test images. "
-        f"Latency: p50/p95 of {method['repeats']:,} calls with one image after "
-        f"{method['warmup']} warm-up calls, LiteRT on {method['single_image_threads']} thread. "
-        f"Throughput: {method['batch_size']} ÷ median time of one batch of "
-        f"{method['batch_size']}, LiteRT on {method['threads']} threads. The .keras row runs "
-        f"Keras {method['keras']} through a traced tf.function; TFLite files run on "
-        f"ai-edge-litert {method['litert']}. Load average then: {load}. int8-full calibrated "
-        f"on {method['representative_samples']} training images."
+    return t(
+        "optimize.method", measured=measured, host=method["host"], cpu=method["cpu"],
+        cores=method["logical_cores"], images=f"{method['test_images']:,}",
+        dataset=document["dataset"], repeats=f"{method['repeats']:,}", warmup=method["warmup"],
+        single_threads=method["single_image_threads"], batch_size=method["batch_size"],
+        threads=method["threads"], keras=method["keras"], litert=method["litert"], load=load,
+        samples=method["representative_samples"],
     )
 
 
@@ -89,20 +108,27 @@ def table_ui(rows: list[dict]) -> None:
     ])
     if table["error"].isna().all():
         table = table.drop(columns="error")
+    # Column names stay stable; the headers shown follow the language.
     st.dataframe(table, hide_index=True, column_config={
-        "size MB": st.column_config.NumberColumn(format="%.3f"),
-        "vs .keras": st.column_config.NumberColumn(format="percent",
-                                                   help="File size relative to the .keras file"),
-        "accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
+        "variant": st.column_config.TextColumn(t("optimize.column_variant")),
+        "file": st.column_config.TextColumn(t("optimize.column_file")),
+        "size MB": st.column_config.NumberColumn(t("optimize.column_size"), format="%.3f"),
+        "vs .keras": st.column_config.NumberColumn(t("optimize.column_vs_keras"),
+                                                   format="percent",
+                                                   help=t("optimize.vs_keras_help")),
+        "accuracy": st.column_config.NumberColumn(t("optimize.column_accuracy"),
+                                                  format="percent"),
         "Δ accuracy": st.column_config.NumberColumn(
-            "Δ accuracy (pp)", format="%+.2f",
-            help="Test accuracy minus the .keras model's, in percentage points"),
+            t("optimize.column_accuracy_delta"), format="%+.2f",
+            help=t("optimize.accuracy_delta_help")),
         "top-1 agreement": st.column_config.NumberColumn(
-            format="percent", help="Share of test images where the answer equals Keras'"),
-        "p50 ms": st.column_config.NumberColumn(format="%.3f"),
-        "p95 ms": st.column_config.NumberColumn(format="%.3f"),
-        "img/s": st.column_config.NumberColumn("img/s (batch 256)", format="localized"),
-        "convert s": st.column_config.NumberColumn(format="%.2f"),
+            t("optimize.column_agreement"), format="percent", help=t("optimize.agreement_help")),
+        "p50 ms": st.column_config.NumberColumn(t("optimize.column_p50"), format="%.3f"),
+        "p95 ms": st.column_config.NumberColumn(t("optimize.column_p95"), format="%.3f"),
+        "img/s": st.column_config.NumberColumn(t("optimize.column_throughput"),
+                                               format="localized"),
+        "convert s": st.column_config.NumberColumn(t("optimize.column_convert"), format="%.2f"),
+        "error": st.column_config.TextColumn(t("optimize.column_error")),
     })
 
 
@@ -117,62 +143,68 @@ def tradeoff_chart(rows: list[dict], axis: str) -> go.Figure:
         mode="markers+text", textposition="top center", marker=dict(size=12),
         customdata=[[row["bytes"] / 1e6, row["p50_ms"], row["images_per_second"]]
                     for row in measured],
-        hovertemplate="<b>%{text}</b><br>accuracy %{y:.2%}<br>size %{customdata[0]:.3f} MB"
-                      "<br>p50 %{customdata[1]:.3f} ms<br>%{customdata[2]:,.0f} img/s"
-                      "<extra></extra>",
+        hovertemplate=(f"<b>%{{text}}</b><br>{t('optimize.hover_accuracy')} %{{y:.2%}}"
+                       f"<br>{t('optimize.hover_size')} %{{customdata[0]:.3f}} MB"
+                       "<br>p50 %{customdata[1]:.3f} ms"
+                       f"<br>%{{customdata[2]:,.0f}} {t('optimize.hover_throughput')}"
+                       "<extra></extra>"),
     )
     figure.update_layout(
-        title="Accuracy against " + ("size" if axis == "bytes" else "latency"),
-        xaxis=dict(title=CHART_AXES[axis], type="log"),
-        yaxis=dict(title="test accuracy", tickformat=".2%"),
+        title=t("optimize.chart_title_size" if axis == "bytes" else "optimize.chart_title_latency"),
+        xaxis=dict(title=t(CHART_AXES[axis]), type="log"),
+        yaxis=dict(title=t("optimize.axis_accuracy"), tickformat=".2%"),
         margin=dict(l=10, r=10, t=40, b=10), height=360,
     )
     return figure
 
 
 def chart_ui(rows: list[dict]) -> None:
-    axis = st.radio("Against", list(CHART_AXES), format_func=CHART_AXES.get, horizontal=True,
-                    key="optimize_axis")
+    # Names looked up now, in this run's language: format_func is also called later.
+    axis_names = {value: t(key) for value, key in CHART_AXES.items()}
+    axis = st.radio(t("optimize.against"), list(axis_names), format_func=axis_names.get,
+                    horizontal=True, key="optimize_axis")
     st.plotly_chart(tradeoff_chart(rows, axis), key="optimize_chart")
 
 
 def downloads_ui(rows: list[dict], run_id: int) -> None:
-    st.subheader("Download")
+    st.subheader(t("optimize.download"))
     columns = st.columns(3)
     for index, row in enumerate(rows):
         column = columns[index % len(columns)]
         path = Path(row["path"])
         if row["error"] or not path.exists():
-            column.caption(f"{row['variant']}: no file")
+            column.caption(t("optimize.no_file", variant=row["variant"]))
             continue
         column.download_button(
-            f"{row['variant']} ({path.stat().st_size / 1e6:.2f} MB)",
+            t("optimize.download_variant", variant=row["variant"],
+              megabytes=f"{path.stat().st_size / 1e6:.2f}"),
             data=lambda path=path: path.read_bytes(),  # read on click, not on every rerun
             file_name=f"lepton-run-{run_id}-{row['variant']}{path.suffix}",
             mime="application/octet-stream", on_click="ignore", icon=":material/download:",
-            key=f"download_{row['variant']}", help=VARIANT_NOTES[row["variant"]],
+            key=f"download_{row['variant']}", help=variant_note(row["variant"]),
         )
 
 
-st.title("Optimize")
-st.caption("Compress a trained run into TFLite files and see what each costs and gains, "
-           "measured now on this host: size, test accuracy, one-image latency, batch throughput.")
+st.title(t("optimize.title"))
+st.caption(t("optimize.intro"))
 finished = [run for run in get_store().list_runs("done") if run["model_path"]]
 if not finished:
-    st.info("There is no finished run to export yet. Train one first.", icon=":material/info:")
-    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
+    st.info(t("optimize.no_runs"), icon=":material/info:")
+    st.page_link("pages/train.py", label=t("optimize.train_link"),
+                 icon=":material/model_training:")
     st.stop()
 
 run, variants, repeats = choose_ui(finished)
 measure_ui(run, variants, repeats)
 document = load_measurements(get_store(), run["id"])
 if document is None:
-    st.caption(f"Run {run['id']} has not been measured yet: press *Export and measure*.")
+    st.caption(t("optimize.not_measured", run=run["id"]))
     st.stop()
 
 rows = document["rows"]
 for failed in (row for row in rows if row["error"]):
-    st.error(f"{failed['variant']} failed: {failed['error']}", icon=":material/error:")
+    st.error(t("optimize.variant_failed", variant=failed["variant"], reason=failed["error"]),
+             icon=":material/error:")
 table_ui(rows)
 st.caption(method_text(document))
 chart_ui(rows)

@@ -1,5 +1,6 @@
 """Predict: upload or draw digits, see each preprocessing step, the answer and why the model gave it."""
 
+import re
 import time
 
 import numpy as np
@@ -8,38 +9,71 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from lepton import charts, explain
-from lepton.imaging import ImageError, preparer, preprocess_image
+from lepton.imaging import BOX_SIZE, FIELD_SIZE, ImageError, preparer, preprocess_image
 from lepton.inference import top_k
 from lepton.jobs import TrainingBusy
 from lepton.model import ModelConfig
-from lepton.training import TrainConfig
-from pages.common import get_jobs, get_predictor, get_store, run_label
+from lepton.training import fast_config
+from pages.common import get_jobs, get_predictor, get_store, language, run_label, t
 
-QUICK_TRAIN = TrainConfig(epochs=3)  # ~10 s on 2 cores, ≈95 % on the embedded digits
+QUICK_TRAIN = fast_config(epochs=5)  # ~10 s on 2 cores, ≈96 % on the embedded digits
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
+EXPLANATIONS = {"Grad-CAM": "predict.method_grad_cam",  # radio value → catalogue key of its name
+                "Gradient saliency": "predict.method_saliency"}
+# lepton.imaging names its steps in English; the page shows them in the chosen language.
+STEP_PATTERNS = [
+    (re.compile(r"fitted to (?P<size>\S+)"), "predict.step_fitted"),
+    (re.compile(r"centred (?P<size>\S+)"), "predict.step_centred"),
+    (re.compile(r"resized (?P<size>\S+) grayscale"), "predict.step_resized_grayscale"),
+    (re.compile(r"resized (?P<size>\S+) RGB"), "predict.step_resized_rgb"),
+]
+STEP_NAMES = {"original": "predict.step_original", "grayscale / ink": "predict.step_grayscale_ink",
+              "inverted": "predict.step_inverted", "background removed": "predict.step_background",
+              "cropped to ink": "predict.step_cropped"}
+
+
+def step_caption(label: str) -> str:
+    """A preprocessing step's label from lepton.imaging, translated; unknown ones as they are."""
+    if label in STEP_NAMES:
+        return t(STEP_NAMES[label])
+    for pattern, key in STEP_PATTERNS:
+        match = pattern.fullmatch(label)
+        if match:
+            return t(key, **match.groupdict())
+    return label
+
+
+def preparation_text(kind: str, input_shape) -> str:
+    """What `lepton.imaging.preparer` does to a new picture, in the chosen language."""
+    height, width, channels = (int(side) for side in input_shape)
+    if kind == "plain":
+        colour = t("predict.colour_grayscale" if channels == 1 else "predict.colour_rgb")
+        return t("predict.preparation_plain", width=width, height=height, colour=colour)
+    return t("predict.preparation_digit", box=BOX_SIZE, field=FIELD_SIZE)
 
 
 def quick_train_ui() -> None:
     """Offers a one-click training on the embedded digits when no model exists yet."""
-    st.info("There is no trained model yet. Train one in about a minute on the 4,000 embedded "
-            "MNIST digits (mnist-5k), or use the Train page for full control.")
-    if not st.button("Quick train (mnist-5k, 3 epochs)", type="primary", key="quick_train",
+    st.info(t("predict.no_model"))
+    if not st.button(t("predict.quick_train"), type="primary", key="quick_train",
                      icon=":material/bolt:"):
         return
     jobs = get_jobs()
     try:
         run_id = jobs.start("mnist-5k", ModelConfig(), QUICK_TRAIN)
     except TrainingBusy as error:
-        st.warning(str(error))
+        st.warning(t("predict.training_busy", reason=str(error)))
         return
-    bar = st.progress(0.0, text="Starting…")
+    bar = st.progress(0.0, text=t("predict.starting"))
     while not jobs.wait(timeout=0.5):
         progress = get_store().get_run(run_id)["progress"]
         bar.progress(min(progress.get("fraction") or 0.0, 1.0),
-                     text=f"Training run {run_id}: {progress.get('stage', '')}")
+                     text=t("predict.training_progress", run=run_id,
+                            stage=progress.get("stage", "")))
     run = get_store().get_run(run_id)
     if run["status"] != "done":
-        st.error(f"Run {run_id} {run['status']}: {run['reason']}")
+        st.error(t("predict.quick_train_failed", run=run_id, status=run["status"],
+                   reason=run["reason"]))
         return
     st.rerun()
 
@@ -47,30 +81,28 @@ def quick_train_ui() -> None:
 def choose_run_ui(runs: list[dict]) -> dict:
     best = max(runs, key=lambda run: run["metrics"].get("test_accuracy") or 0.0)
     options = {"latest": runs[0], "best": best, **{run_label(run): run for run in runs}}
-    names = {"latest": f"Latest — {run_label(runs[0])}", "best": f"Best — {run_label(best)}"}
-    choice = st.selectbox("Model", list(options), key="model_choice",
+    names = {"latest": t("predict.latest_run", run=run_label(runs[0])),
+             "best": t("predict.best_run", run=run_label(best))}
+    choice = st.selectbox(t("predict.model"), list(options), key="model_choice",
                           format_func=lambda key: names.get(key, key))
     return options[choice]
 
 
 def inputs_ui() -> list[tuple[str, object]]:
     """(name, bytes or RGBA array) for each picture the user gave."""
-    upload_tab, draw_tab = st.tabs(["Upload", "Draw"])
+    upload_tab, draw_tab = st.tabs([t("predict.tab_upload"), t("predict.tab_draw")])
     with upload_tab:
-        uploads = st.file_uploader(
-            "Pictures (PNG, JPEG, BMP, GIF, WebP); digits: dark ink on light paper or light on "
-            "dark",
-            type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads",
-        )
+        uploads = st.file_uploader(t("predict.uploads"), type=UPLOAD_TYPES,
+                                   accept_multiple_files=True, key="uploads")
     with draw_tab:
-        st.caption("Draw one digit with the mouse; the bin icon under the canvas clears it.")
+        st.caption(t("predict.draw_help"))
         drawing = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
                             height=280, width=280, drawing_mode="freedraw",
                             return_image_data=True, key="canvas")
     pictures = [(upload.name, upload.getvalue()) for upload in uploads or []]
     drawn = drawing.image_data
     if drawn is not None and drawn[..., :3].max() > 0:
-        pictures.insert(0, ("drawing", drawn))
+        pictures.insert(0, (t("predict.drawing"), drawn))
     return pictures
 
 
@@ -102,11 +134,16 @@ def results_table_ui(results: list[dict]) -> None:
          "ms": result.get("milliseconds"), "error": result["error"]}
         for result in results
     ])
+    # Column names stay stable (they head the CSV); the labels shown follow the language.
     st.dataframe(table, hide_index=True, column_config={
-        "confidence": st.column_config.NumberColumn(format="percent"),
-        "ms": st.column_config.NumberColumn("latency ms", format="%.1f"),
+        "file": st.column_config.TextColumn(t("predict.column_file")),
+        "prediction": st.column_config.TextColumn(t("predict.column_prediction")),
+        "confidence": st.column_config.NumberColumn(t("predict.column_confidence"),
+                                                    format="percent"),
+        "ms": st.column_config.NumberColumn(t("predict.column_latency"), format="%.1f"),
+        "error": st.column_config.TextColumn(t("predict.column_error")),
     })
-    st.download_button("Download results (CSV)", table.to_csv(index=False),
+    st.download_button(t("predict.download_csv"), table.to_csv(index=False),
                        "lepton-predictions.csv", "text/csv", icon=":material/download:")
 
 
@@ -115,38 +152,43 @@ def detail_ui(result: dict, model, top: int) -> None:
     image = result["image"]
     columns = st.columns(len(image.steps))
     for column, step in zip(columns, image.steps):
-        column.image(step.image, caption=step.label, clamp=True, width="stretch")
+        column.image(step.image, caption=step_caption(step.label), clamp=True, width="stretch")
     answer, bars, heat = st.columns([1, 2, 2])
     best = result["top"][0]
-    answer.metric("Prediction", best["class"], f"{best['probability']:.1%} confident",
+    answer.metric(t("predict.prediction"), best["class"],
+                  t("predict.confident", percent=f"{best['probability']:.1%}"),
                   delta_color="off")
-    answer.caption(f"Decode + preprocess + inference: {result['milliseconds']:.1f} ms, "
-                   "measured for this request on this host.")
+    answer.caption(t("predict.timing", milliseconds=f"{result['milliseconds']:.1f}"))
     with bars:
-        st.plotly_chart(charts.probability_bars(result["top"][:top]), key="probability_bars")
-        with st.expander("Every class"):
+        st.plotly_chart(charts.probability_bars(result["top"][:top], language=language()),
+                        key="probability_bars")
+        with st.expander(t("predict.every_class")):
             st.dataframe(pd.DataFrame(result["top"])[["class", "probability"]], hide_index=True,
-                         column_config={"probability": st.column_config.NumberColumn(
-                             format="%.6f")})
+                         column_config={
+                             "class": st.column_config.TextColumn(t("predict.column_class")),
+                             "probability": st.column_config.NumberColumn(
+                                 t("predict.column_probability"), format="%.6f"),
+                         })
     with heat:
-        method = st.radio("Explanation", ["Grad-CAM", "Gradient saliency"], horizontal=True,
-                          key="explain_method",
-                          help="Grad-CAM weighs the last conv layer's maps by the gradient of "
-                               "the predicted class; saliency is |∂ score / ∂ pixel|.")
+        # Names looked up now, in this run's language: format_func is also called later.
+        methods = {value: t(key) for value, key in EXPLANATIONS.items()}
+        method = st.radio(t("predict.explanation"), list(methods), horizontal=True,
+                          key="explain_method", format_func=methods.get,
+                          help=t("predict.explanation_help"))
         compute = explain.grad_cam if method == "Grad-CAM" else explain.saliency
         heatmap = compute(model, image.input, best["index"])
         st.image(explain.overlay(image.input, heatmap), width="stretch",
-                 caption=f"{method} for class {best['class']} over the "
-                         f"{image.input.shape[1]}×{image.input.shape[0]} input: bright = "
-                         "pixels that pushed towards this answer.")
-    with st.expander("Feature maps of each conv and pooling layer"):
+                 caption=t("predict.heatmap_caption", method=methods[method],
+                           label=best["class"], width=image.input.shape[1],
+                           height=image.input.shape[0]))
+    with st.expander(t("predict.feature_maps")):
         for layer in explain.feature_maps(model, image.input):
             st.image(explain.grid(layer["maps"], scale=3), clamp=True,
                      caption=f"{layer['name']} ({layer['type']}): "
                              f"{' × '.join(map(str, layer['maps'].shape))}")
 
 
-st.title("Predict")
+st.title(t("predict.title"))
 finished = [run for run in get_store().list_runs("done") if run["model_path"]]
 if not finished:
     quick_train_ui()
@@ -156,23 +198,24 @@ run = choose_run_ui(finished)
 class_names = tuple(run["metrics"].get("class_names") or [str(digit) for digit in range(10)])
 predictor = get_predictor(run["model_path"])
 # The run records how its dataset's pictures were made; new pictures must be made the same way.
-prepare, preparation = preparer(run["metrics"].get("preprocessing", "digit"),
-                                run["model_config"].get("input_shape", (28, 28, 1)))
+kind = run["metrics"].get("preprocessing", "digit")
+input_shape = run["model_config"].get("input_shape", (28, 28, 1))
+prepare, _ = preparer(kind, input_shape)
 pictures = inputs_ui()
-st.caption(f"Preprocessing for this model: {preparation}.")
+st.caption(t("predict.preparation", preparation=preparation_text(kind, input_shape)))
 if not pictures:
     st.stop()
 
 results = predict_all(pictures, predictor, class_names, prepare)
 for failed in (result for result in results if result["error"]):
-    st.error(f"{failed['file']}: {failed['error']}")
+    st.error(t("predict.file_error", file=failed["file"], error=failed["error"]))
 answered = [result for result in results if not result["error"]]
 if len(results) > 1:
     results_table_ui(results)
 if answered:
     chosen = 0
     if len(answered) > 1:
-        chosen = st.selectbox("Inspect", range(len(answered)), key="inspect",
+        chosen = st.selectbox(t("predict.inspect"), range(len(answered)), key="inspect",
                               format_func=lambda index: f"{index + 1}. {answered[index]['file']}")
-    top = st.slider("Classes in the chart", 1, len(class_names), 3, key="top_k")
+    top = st.slider(t("predict.top_classes"), 1, len(class_names), 3, key="top_k")
     detail_ui(answered[chosen], predictor.model, top)

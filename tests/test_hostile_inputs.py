@@ -33,6 +33,7 @@ from streamlit.testing.v1 import AppTest
 
 from lepton.data import DATASET_NAMES
 from lepton.imaging import ImageError, preprocess_image
+from lepton.training import fast_config
 
 PROJECT = Path(__file__).resolve().parent.parent
 APP = "../app.py"  # resolved against this file
@@ -248,9 +249,12 @@ HOSTILE_LINK = {
 }
 
 
-# The Train page's defaults (pages/train.py FIELDS; importing a page would run it).
-DEFAULTS = {"epochs": 5, "lr": 2e-3, "batch": 128, "blocks": 2, "filters1": 32, "pooling": "max",
-            "kernel": 3, "activation": "relu", "optimizer": "adam"}
+# The Train page's defaults (pages/train.py FIELDS; importing a page would run it): its
+# optimisation defaults are the fast recipe.
+FAST = fast_config()
+DEFAULTS = {"epochs": 5, "lr": FAST.learning_rate, "batch": FAST.batch_size, "blocks": 2,
+            "filters1": 32, "pooling": "max", "kernel": 3, "activation": "relu",
+            "optimizer": "adam"}
 LINK_FIELDS = ("epochs", "lr", "batch", "blocks", "filters1", "pooling", "subset", "seed",
                "dropout", "kernel", "validation", "activation", "optimizer", "precision")
 
