@@ -16,7 +16,7 @@ import io
 import os
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     header = [
         "# Inference benchmark",
         "",
-        f"Measured {datetime.now(timezone.utc).isoformat(timespec='seconds')} on "
+        f"Measured {datetime.now(UTC).isoformat(timespec='seconds')} on "
         f"{method['cpu']} ({method['logical_cores']} logical cores), TensorFlow "
         f"{method['tensorflow']}, Keras {method['keras']}, ai-edge-litert {method['litert']}.",
         f"Model: {origin}; {len(y_test):,} {dataset.name} test images. Load average "

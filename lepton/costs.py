@@ -40,7 +40,8 @@ def load_settings(home: Path) -> CostSettings:
     """The saved cost settings of a `LEPTON_HOME`, or the defaults (also when the file is bad)."""
     try:
         values = json.loads(settings_path(home).read_text())
-        return CostSettings(**{key: values[key] for key in values if key in CostSettings.__annotations__})
+        known = CostSettings.__annotations__
+        return CostSettings(**{key: value for key, value in values.items() if key in known})
     except (OSError, ValueError, TypeError):
         return CostSettings()
 

@@ -27,6 +27,8 @@ FASHION_CLASSES = (
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_PARTS = ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3",
+                       "t10k-labels-idx1")
 EMBEDDED_TEST_SIZE = 1000
 EMBEDDED_SPLIT_SEED = 1234  # fixed so every install gets the same 4,000/1,000 split
 DOWNLOAD_TIMEOUT_SECONDS = 10
@@ -193,11 +195,13 @@ def _load_full_mnist() -> Dataset:
     )
 
 
+def _fashion_files() -> dict[str, Path]:
+    """Where Debian's dataset-fashion-mnist package puts each IDX file."""
+    return {part: FASHION_MNIST_DIR / f"{part}-ubyte.gz" for part in FASHION_MNIST_PARTS}
+
+
 def _load_fashion_mnist() -> Dataset:
-    files = {
-        part: FASHION_MNIST_DIR / f"{part}-ubyte.gz"
-        for part in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")
-    }
+    files = _fashion_files()
     if all(path.exists() for path in files.values()):
         arrays = {part: read_idx(path) for part, path in files.items()}
         x_train, y_train = arrays["train-images-idx3"], arrays["train-labels-idx1"]
@@ -278,10 +282,7 @@ def describe_datasets(home: str | Path | None = None) -> list[dict]:
     kind ("built-in" or "imported"), preprocessing ("digit" or "plain"), input_shape and
     num_classes.
     """
-    fashion_files = all(
-        (FASHION_MNIST_DIR / f"{part}-ubyte.gz").exists()
-        for part in ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")
-    )
+    fashion_files = all(path.exists() for path in _fashion_files().values())
     mnist_cached = _keras_cache("mnist.npz").exists()
     built_in = [
         {"name": "auto", "available": True, "train_samples": 60000 if mnist_cached else 4000,

@@ -12,10 +12,10 @@ import os
 import platform
 import tempfile
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -302,7 +302,7 @@ def export_run(store, run: dict, dataset, variants: tuple[str, ...] | list[str] 
     document = {
         "run_id": run["id"],
         "dataset": dataset.name,
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "method": measurement_method(repeats, threads, len(y_test)),
         "rows": rows,
     }
@@ -358,7 +358,7 @@ def write_fast_model(model, model_path: str | Path, check_images: np.ndarray | N
         "variant": "fp32",
         "max_abs_diff": difference,
         "checked_images": len(check_images),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     _write_atomic(model_path.with_name(FAST_MODEL_RECORD), json.dumps(record, indent=2).encode())
     return {

@@ -30,7 +30,7 @@ def cpu_flags() -> set[str]:
 
 
 def bfloat16_fast() -> bool:
-    """True when the CPU computes bfloat16 natively (AMX or AVX512-BF16), so mixed precision pays."""
+    """True when the CPU computes bfloat16 natively (AMX or AVX512-BF16): mixed precision pays."""
     return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
 
 

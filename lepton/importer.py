@@ -20,9 +20,9 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -703,7 +703,7 @@ def _manifest(name, kind, data, source_name, options, arrays, split, files, dupl
         "name": name,
         "format": 1,
         "kind": kind,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "source_file": Path(source_name).name[:200],
         "source_sha256": hashlib.sha256(data).hexdigest(),
         "source_bytes": len(data),

@@ -269,6 +269,7 @@ def top_k(probabilities: np.ndarray, class_names: tuple[str, ...], k: int = 3) -
     """The k most probable classes of one probability vector, most probable first."""
     order = np.argsort(probabilities)[::-1][:k]
     return [
-        {"class": class_names[index], "index": int(index), "probability": float(probabilities[index])}
+        {"class": class_names[index], "index": int(index),
+         "probability": float(probabilities[index])}
         for index in order
     ]

@@ -8,8 +8,8 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from lepton.costs import read_rapl_joules
 from lepton.model import ModelConfig, layer_table

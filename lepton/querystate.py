@@ -1,4 +1,4 @@
-"""Settings in a URL query string: typed fields, validated, falling back to defaults with a notice."""
+"""Settings in a URL query string: typed fields, validated, falling back to defaults."""
 
 from __future__ import annotations
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SMALL_MODEL
 from digit_images import mnist_digit, realistic_upload
+
 from lepton import cli, inference
 from lepton.export import VARIANTS
 from lepton.jobs import execute_run

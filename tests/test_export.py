@@ -8,8 +8,8 @@ import threading
 import keras
 import numpy as np
 import pytest
-
 from conftest import SMALL_MODEL
+
 from lepton import export
 from lepton.export import (
     VARIANTS,

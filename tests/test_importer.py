@@ -8,12 +8,17 @@ import zipfile
 
 import numpy as np
 import pytest
+from shape_images import SHAPE_CLASSES, png_bytes, shape_image, shapes_zip
 
 from lepton import importer
-from lepton.data import (available_datasets, custom_datasets, delete_dataset, describe_datasets,
-                         load_dataset)
+from lepton.data import (
+    available_datasets,
+    custom_datasets,
+    delete_dataset,
+    describe_datasets,
+    load_dataset,
+)
 from lepton.importer import DatasetImportError, import_npz, import_zip
-from shape_images import SHAPE_CLASSES, png_bytes, shape_image, shapes_zip
 
 SIZE = (32, 32)
 
