@@ -3,29 +3,33 @@
 import streamlit as st
 
 from pages import common
+from pages.common import t
 
 st.set_page_config(page_title="Lepton", page_icon=":material/biotech:", layout="wide")
 
+# Before the pages are declared: their titles and sections follow the chosen language.
+common.language_ui()
 pages = {
     "Lepton": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/home.py", title=t("nav.home"), icon=":material/home:", default=True),
     ],
-    "Train and compare": [
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-        st.Page("pages/runs.py", title="Runs", icon=":material/leaderboard:"),
-        st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
+    t("nav.section_train"): [
+        st.Page("pages/train.py", title=t("nav.train"), icon=":material/model_training:"),
+        st.Page("pages/runs.py", title=t("nav.runs"), icon=":material/leaderboard:"),
+        st.Page("pages/data.py", title=t("nav.data"), icon=":material/dataset:"),
     ],
-    "Use the model": [
-        st.Page("pages/predict.py", title="Predict", icon=":material/draw:"),
-        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/grid_on:"),
+    t("nav.section_use"): [
+        st.Page("pages/predict.py", title=t("nav.predict"), icon=":material/draw:"),
+        st.Page("pages/evaluate.py", title=t("nav.evaluate"), icon=":material/grid_on:"),
     ],
-    "Understand it": [
-        st.Page("pages/architecture.py", title="Architecture", icon=":material/account_tree:"),
-        st.Page("pages/formula_lab.py", title="Formula lab", icon=":material/function:"),
+    t("nav.section_understand"): [
+        st.Page("pages/architecture.py", title=t("nav.architecture"),
+                icon=":material/account_tree:"),
+        st.Page("pages/formula_lab.py", title=t("nav.formula_lab"), icon=":material/function:"),
     ],
-    "Speed and cost": [
-        st.Page("pages/optimize.py", title="Optimize", icon=":material/compress:"),
-        st.Page("pages/scaling.py", title="Single vs many", icon=":material/hub:"),
+    t("nav.section_speed"): [
+        st.Page("pages/optimize.py", title=t("nav.optimize"), icon=":material/compress:"),
+        st.Page("pages/scaling.py", title=t("nav.scaling"), icon=":material/hub:"),
     ],
 }
 navigation = st.navigation(pages)

@@ -1,64 +1,104 @@
-"""Plotly figures of runs (no Streamlit here: pages decide where figures go)."""
+"""Plotly figures of runs (no Streamlit here: pages decide where figures go).
+
+Every figure function takes `language` ("en" or "zh"): titles, axis titles, legend names and
+hover texts come from the "charts" section of the message catalogues.
+"""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from lepton.i18n import DEFAULT_LANGUAGE, catalogue, translate
+
 HOVER_LAYOUT = dict(hovermode="x unified", margin=dict(l=10, r=10, t=40, b=10), height=320)
-EPOCH_AXIS = dict(title="epoch", dtick=1)
 
 
-def batch_curve(batches: list[dict], steps_per_epoch: int | None = None) -> go.Figure:
+def _text(key: str, language: str, **values) -> str:
+    """The message "charts.<key>", always run through `str.format`.
+
+    Plotly hover templates contain braces (`%{y}`), written doubled in the catalogue; formatting
+    even without values turns them back into single braces.
+    """
+    return translate(f"charts.{key}", language).format(**values)
+
+
+def _metric_name(metric: str, language: str) -> str:
+    """"loss" or "accuracy" in `language`; a metric without a message keeps its own name."""
+    key = f"charts.metric_{metric}"
+    return translate(key, language) if key in catalogue(DEFAULT_LANGUAGE) else metric
+
+
+def _epoch_axis(language: str) -> dict:
+    return dict(title=_text("epoch", language), dtick=1)
+
+
+def batch_curve(batches: list[dict], steps_per_epoch: int | None = None,
+                language: str = DEFAULT_LANGUAGE) -> go.Figure:
     """Per-batch training loss and accuracy against the global step."""
     steps = steps_per_epoch or max((row["step"] for row in batches), default=1)
     x = [(row["epoch"] - 1) * steps + row["step"] for row in batches]
+    loss, accuracy = _metric_name("loss", language), _metric_name("accuracy", language)
     figure = go.Figure()
-    figure.add_scatter(x=x, y=[row["loss"] for row in batches], name="loss", mode="lines")
-    figure.add_scatter(x=x, y=[row["accuracy"] for row in batches], name="accuracy",
+    figure.add_scatter(x=x, y=[row["loss"] for row in batches], name=loss, mode="lines")
+    figure.add_scatter(x=x, y=[row["accuracy"] for row in batches], name=accuracy,
                        mode="lines", yaxis="y2")
     figure.update_layout(
-        title="Per-batch training loss and accuracy",
-        xaxis_title="step",
-        yaxis=dict(title="loss"),
-        yaxis2=dict(title="accuracy", overlaying="y", side="right", range=[0, 1],
+        title=_text("batch_title", language),
+        xaxis_title=_text("step", language),
+        yaxis=dict(title=loss),
+        yaxis2=dict(title=accuracy, overlaying="y", side="right", range=[0, 1],
                     tickmode="auto", tickformat=".0%", showgrid=False),
         **HOVER_LAYOUT,
     )
     return figure
 
 
-def epoch_curves(epochs: list[dict], metric: str = "loss", name: str = "") -> go.Figure:
+def epoch_curves(epochs: list[dict], metric: str = "loss", name: str = "",
+                 language: str = DEFAULT_LANGUAGE) -> go.Figure:
     """Training and validation `metric` per epoch."""
     figure = go.Figure()
-    add_epoch_traces(figure, epochs, metric, name)
-    figure.update_layout(title=f"{metric.capitalize()} per epoch", xaxis=EPOCH_AXIS,
-                         yaxis_title=metric, **HOVER_LAYOUT)
+    add_epoch_traces(figure, epochs, metric, name, language=language)
+    _per_epoch_layout(figure, metric, language)
     return figure
 
 
-def add_epoch_traces(figure: go.Figure, epochs: list[dict], metric: str, name: str = "") -> None:
+def _per_epoch_layout(figure: go.Figure, metric: str, language: str) -> None:
+    metric_name = _metric_name(metric, language)
+    figure.update_layout(title=_text("per_epoch_title", language,
+                                     metric=metric_name.capitalize()),
+                         xaxis=_epoch_axis(language), yaxis_title=metric_name, **HOVER_LAYOUT)
+
+
+def add_epoch_traces(figure: go.Figure, epochs: list[dict], metric: str, name: str = "",
+                     language: str = DEFAULT_LANGUAGE) -> None:
     prefix = f"{name} " if name else ""
     x = [row["epoch"] for row in epochs]
-    figure.add_scatter(x=x, y=[row[metric] for row in epochs], name=f"{prefix}train",
-                       mode="lines+markers")
+    figure.add_scatter(x=x, y=[row[metric] for row in epochs],
+                       name=_text("trace_train", language, prefix=prefix), mode="lines+markers")
     if any(row.get(f"val_{metric}") is not None for row in epochs):
         figure.add_scatter(x=x, y=[row[f"val_{metric}"] for row in epochs],
-                           name=f"{prefix}validation", mode="lines+markers",
-                           line=dict(dash="dash"))
+                           name=_text("trace_validation", language, prefix=prefix),
+                           mode="lines+markers", line=dict(dash="dash"))
 
 
-def throughput_curve(epochs: list[dict]) -> go.Figure:
+def throughput_curve(epochs: list[dict], language: str = DEFAULT_LANGUAGE) -> go.Figure:
     """Training samples per second, epoch by epoch."""
+    samples_per_second = _text("samples_per_second", language)
     figure = go.Figure()
     figure.add_bar(x=[row["epoch"] for row in epochs],
-                   y=[row["samples_per_second"] for row in epochs], name="samples/s")
-    figure.update_layout(title="Samples/s per epoch (steps only)", xaxis=EPOCH_AXIS,
-                         yaxis_title="samples/s", **HOVER_LAYOUT)
+                   y=[row["samples_per_second"] for row in epochs], name=samples_per_second)
+    figure.update_layout(title=_text("throughput_title", language),
+                         xaxis=_epoch_axis(language), yaxis_title=samples_per_second,
+                         **HOVER_LAYOUT)
     return figure
 
 
-def probability_bars(top: list[dict]) -> go.Figure:
-    """Horizontal bars of class probabilities, most probable on top."""
+def probability_bars(top: list[dict], language: str = DEFAULT_LANGUAGE) -> go.Figure:
+    """Horizontal bars of class probabilities, most probable on top.
+
+    The bars carry only class names and percentages; `language` is accepted so every figure
+    function is called alike.
+    """
     ordered = list(reversed(top))
     figure = go.Figure(go.Bar(
         x=[item["probability"] for item in ordered],
@@ -72,72 +112,85 @@ def probability_bars(top: list[dict]) -> go.Figure:
     return figure
 
 
-def pareto_chart(rows: list[dict], cost_key: str, cost_title: str) -> go.Figure:
-    """Accuracy against a cost; the Pareto front drawn as a line, dominated runs faded."""
+def pareto_chart(rows: list[dict], cost_key: str, cost_title: str,
+                 language: str = DEFAULT_LANGUAGE) -> go.Figure:
+    """Accuracy against a cost; the Pareto front drawn as a line, dominated runs faded.
+
+    `cost_title` names the cost axis, already in `language`.
+    """
     from lepton.compare import pareto_front
 
     usable = [row for row in rows
               if row.get(cost_key) is not None and row.get("test_accuracy") is not None]
     on_front = pareto_front([(row[cost_key], row["test_accuracy"]) for row in usable])
     figure = go.Figure()
-    for front, name, opacity in ((True, "Pareto front", 1.0), (False, "dominated", 0.3)):
+    hover = _text("pareto_hover", language, cost=cost_title) + "<extra></extra>"
+    for front, name, opacity in ((True, _text("pareto_front", language), 1.0),
+                                 (False, _text("dominated", language), 0.3)):
         chosen = [row for row, flag in zip(usable, on_front) if flag == front]
         figure.add_scatter(
             x=[row[cost_key] for row in chosen], y=[row["test_accuracy"] for row in chosen],
             mode="markers+text", name=name, opacity=opacity, marker=dict(size=12),
-            text=[f"run {row['id']}" for row in chosen], textposition="top center",
+            text=[_text("run_marker", language, id=row["id"]) for row in chosen],
+            textposition="top center",
             customdata=[[row["id"], row["filters"], row["epochs"], row["batch_size"]]
                         for row in chosen],
-            hovertemplate="run %{customdata[0]}<br>accuracy %{y:.2%}<br>"
-                          + cost_title + " %{x:.4g}<br>filters %{customdata[1]}, "
-                          "epochs %{customdata[2]}, batch %{customdata[3]}<extra></extra>",
+            hovertemplate=hover,
         )
     front_rows = sorted((row for row, flag in zip(usable, on_front) if flag),
                         key=lambda row: row[cost_key])
     figure.add_scatter(x=[row[cost_key] for row in front_rows],
                        y=[row["test_accuracy"] for row in front_rows], mode="lines",
                        line=dict(shape="hv", dash="dot"), showlegend=False, hoverinfo="skip")
-    figure.update_layout(title=f"Accuracy against {cost_title} (up and left is better)",
-                         xaxis_title=cost_title, yaxis=dict(title="test accuracy",
-                                                            tickformat=".1%"),
+    figure.update_layout(title=_text("pareto_title", language, cost=cost_title),
+                         xaxis_title=cost_title,
+                         yaxis=dict(title=_text("test_accuracy", language), tickformat=".1%"),
                          margin=dict(l=10, r=10, t=40, b=10), height=420)
     return figure
 
 
-def overlay_curves(curves: dict[str, list[dict]], metric: str) -> go.Figure:
+def overlay_curves(curves: dict[str, list[dict]], metric: str,
+                   language: str = DEFAULT_LANGUAGE) -> go.Figure:
     """Learning curves of several runs on one chart (name → epoch records)."""
     figure = go.Figure()
     for name, epochs in curves.items():
-        add_epoch_traces(figure, epochs, metric, name)
-    figure.update_layout(title=f"{metric.capitalize()} per epoch", xaxis=EPOCH_AXIS,
-                         yaxis_title=metric, **HOVER_LAYOUT)
+        add_epoch_traces(figure, epochs, metric, name, language=language)
+    _per_epoch_layout(figure, metric, language)
     return figure
 
 
 def confusion_heatmap(matrix: list[list[int]], class_names: tuple[str, ...],
-                      examples: list[list[str]] | None = None) -> go.Figure:
+                      examples: list[list[str]] | None = None,
+                      language: str = DEFAULT_LANGUAGE) -> go.Figure:
     """Counts of true (rows) against predicted (columns) classes; hover names an example."""
     labels = [str(name) for name in class_names]
-    hover = "true %{y}<br>predicted %{x}<br>%{z} images"
+    hover = _text("confusion_hover", language)
     figure = go.Figure(go.Heatmap(
         z=matrix, x=labels, y=labels, colorscale="Blues", texttemplate="%{z}",
         customdata=examples, hovertemplate=hover + ("<br>%{customdata}" if examples else "")
         + "<extra></extra>",
     ))
-    figure.update_layout(xaxis=dict(title="predicted", side="top", type="category"),
-                         yaxis=dict(title="true", autorange="reversed", type="category"),
-                         margin=dict(l=10, r=10, t=60, b=10), height=520)
+    figure.update_layout(
+        xaxis=dict(title=_text("predicted", language), side="top", type="category"),
+        yaxis=dict(title=_text("true", language), autorange="reversed", type="category"),
+        margin=dict(l=10, r=10, t=60, b=10), height=520,
+    )
     return figure
 
 
-def class_balance(per_class: dict[str, dict[str, int]]) -> go.Figure:
+def class_balance(per_class: dict[str, dict[str, int]],
+                  language: str = DEFAULT_LANGUAGE) -> go.Figure:
     """Stacked bars of train and test images per class (a dataset manifest's counts)."""
     classes = [str(name) for name in per_class]
     figure = go.Figure()
     for part in ("train", "test"):
-        figure.add_bar(x=classes, y=[per_class[name][part] for name in per_class], name=part,
-                       hovertemplate="%{x}: %{y} " + part + " images<extra></extra>")
-    figure.update_layout(title="Images per class", barmode="stack", yaxis_title="images",
+        part_name = _text(f"part_{part}", language)
+        figure.add_bar(x=classes, y=[per_class[name][part] for name in per_class],
+                       name=part_name,
+                       hovertemplate=_text("class_hover", language, part=part_name)
+                       + "<extra></extra>")
+    figure.update_layout(title=_text("class_balance_title", language), barmode="stack",
+                         yaxis_title=_text("images", language),
                          xaxis=dict(type="category"), margin=dict(l=10, r=10, t=40, b=10),
                          height=320, legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
     return figure

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from lepton.costs import CostSettings, run_costs
 
-COST_AXES = {  # row key → axis title; lower is better on every one
-    "wall_seconds": "wall time (s)",
-    "money": "cost (money)",
-    "energy_wh": "energy (Wh)",
-    "model_bytes": "model size (bytes)",
-    "latency_ms": "inference latency (ms)",
+COST_AXES = {  # row key → message key of its axis title; lower is better on every one
+    "wall_seconds": "compare.wall_seconds",
+    "money": "compare.money",
+    "energy_wh": "compare.energy_wh",
+    "model_bytes": "compare.model_bytes",
+    "latency_ms": "compare.latency_ms",
 }
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 
 from lepton.costs import CostSettings, load_settings, save_settings
 from lepton.data import describe_datasets
+from lepton.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalogue, translate
 from lepton.registry import RunStore, default_home
 
 DEFAULT_DATASET = os.environ.get("LEPTON_DATASET", "auto")
@@ -71,6 +72,26 @@ def get_dataset(name: str):
     return load_dataset(name)
 
 
+def language() -> str:
+    """The language chosen in the sidebar (or by the link's `lang` parameter)."""
+    return st.session_state.get("language", DEFAULT_LANGUAGE)
+
+
+def t(key: str, **values) -> str:
+    """The message `key` ("<section>.<name>" in lepton/locales) in the chosen language."""
+    return translate(key, language(), **values)
+
+
+def language_ui() -> None:
+    """English / 简体中文, kept in the session and in the URL (`lang`) across pages."""
+    if "language" not in st.session_state:
+        linked = st.query_params.get("lang")
+        st.session_state["language"] = linked if linked in LANGUAGES else DEFAULT_LANGUAGE
+    st.sidebar.selectbox("Language / 语言", list(LANGUAGES), format_func=LANGUAGES.get,
+                         key="language")
+    st.query_params["lang"] = st.session_state["language"]
+
+
 def selected_dataset() -> str:
     return st.session_state.get("dataset", DEFAULT_DATASET)
 
@@ -103,14 +124,29 @@ def costs_ui() -> None:
     st.session_state.setdefault("cost_preset", settings.preset)
     st.session_state.setdefault("price_per_hour", settings.price_per_hour)
     st.session_state.setdefault("watts_per_core", settings.watts_per_core)
-    with st.expander("Cost of this host", icon=":material/payments:"):
-        st.selectbox("Preset", list(settings.presets), key="cost_preset", on_change=_save_costs)
-        st.number_input(f"Price per hour ({settings.currency})", 0.0, 1000.0, step=0.01,
-                        format="%.3f", key="price_per_hour", on_change=_save_costs,
-                        help="What one hour of this machine costs you; edits update the preset.")
-        st.number_input("Watts per busy core", 0.0, 1000.0, step=1.0, key="watts_per_core",
-                        on_change=_save_costs,
-                        help="Used for energy when RAPL power counters cannot be read.")
+    with st.expander(t("common.costs_title"), icon=":material/payments:"):
+        # Labels resolved now: a format_func calling t() later could meet another language.
+        presets = {name: preset_label(name) for name in settings.presets}
+        st.selectbox(t("common.preset"), list(presets), format_func=presets.get,
+                     key="cost_preset", on_change=_save_costs)
+        st.number_input(t("common.price_per_hour", currency=settings.currency), 0.0, 1000.0,
+                        step=0.01, format="%.3f", key="price_per_hour", on_change=_save_costs,
+                        help=t("common.price_per_hour_help"))
+        st.number_input(t("common.watts_per_core"), 0.0, 1000.0, step=1.0, key="watts_per_core",
+                        on_change=_save_costs, help=t("common.watts_per_core_help"))
+
+
+PRESET_KEYS = {  # the built-in presets' names (stored in settings.json) → their display names
+    "This machine (electricity only)": "common.preset_this_machine",
+    "Cloud VM, 2 vCPU": "common.preset_cloud_2",
+    "Cloud VM, 8 vCPU": "common.preset_cloud_8",
+    "Laptop on battery": "common.preset_laptop",
+}
+
+
+def preset_label(name: str) -> str:
+    """A cost preset's name in the chosen language; the user's own presets keep their names."""
+    return t(PRESET_KEYS[name]) if name in PRESET_KEYS else name
 
 
 def sidebar_ui() -> None:
@@ -120,30 +156,32 @@ def sidebar_ui() -> None:
         linked = st.query_params.get("dataset")
         fallback = DEFAULT_DATASET if DEFAULT_DATASET in datasets else "auto"
         st.session_state["dataset"] = linked if linked in datasets else fallback
-    with st.sidebar:
-        st.selectbox(
-            "Dataset",
-            list(datasets),
-            key="dataset",
-            help="auto: full MNIST when it can be loaded (internet or Keras cache), else the "
-            "5,000 embedded MNIST digits (mnist-5k). Datasets imported on the Data page follow "
-            "the built-in ones.",
-        )
+    with st.sidebar:  # the language selector comes first: app.py draws it before the pages
+        st.selectbox(t("common.dataset"), list(datasets), key="dataset",
+                     help=t("common.dataset_help"))
         chosen = datasets[st.session_state["dataset"]]
         if chosen["available"]:
-            st.caption(f":material/check_circle: Available: {chosen['where']}")
+            st.caption(t("common.dataset_available", where=chosen["where"]))
         else:
-            st.caption(f":material/cloud_off: Not available offline: {chosen['where']}")
+            st.caption(t("common.dataset_offline", where=chosen["where"]))
         costs_ui()
         runs = get_store().list_runs()
         running = [run for run in runs if run["status"] in ("queued", "running")]
         if running:
-            st.info(f"Run {running[0]['id']} is training.", icon=":material/hourglass_top:")
-        st.caption(f"{len(runs)} run{'' if len(runs) == 1 else 's'} stored in `{get_store().home}`")
+            st.info(t("common.run_training", id=running[0]["id"]), icon=":material/hourglass_top:")
+        stored = "common.runs_stored_one" if len(runs) == 1 else "common.runs_stored_other"
+        st.caption(t(stored, count=len(runs), folder=get_store().home))
 
 
 def run_label(run: dict) -> str:
     """How a run is named in selectors: id, dataset, accuracy."""
     accuracy = run["metrics"].get("test_accuracy")
-    accuracy_text = f"{accuracy:.2%}" if accuracy is not None else "no accuracy"
-    return f"Run {run['id']} · {run['dataset']} · {accuracy_text} · {run['created'][:16]}"
+    accuracy_text = f"{accuracy:.2%}" if accuracy is not None else t("common.no_accuracy")
+    return t("common.run_label", id=run["id"], dataset=run["dataset"], accuracy=accuracy_text,
+             created=run["created"][:16])
+
+
+def status_label(status: str) -> str:
+    """A run status (queued, running, done, failed, cancelled, interrupted) in words."""
+    key = f"common.status_{status}"
+    return t(key) if key in catalogue(DEFAULT_LANGUAGE) else status

@@ -5,47 +5,40 @@ import streamlit as st
 
 from lepton.data import describe_datasets
 from lepton.host import host_info
-from pages.common import get_store, selected_dataset
+from pages.common import get_store, selected_dataset, status_label, t
 
-st.title("Lepton")
-st.markdown(
-    "See, on this machine, how a small convolutional network trades **speed, cost and "
-    "accuracy**. Train the reference CNN from the article (Conv32 → MaxPool → Conv64 → MaxPool → "
-    "Dense128 → Dense10), watch it learn, and predict your own handwritten digits. Every number "
-    "shown is measured on this host."
-)
+st.title("Lepton")  # the product's name, the same in every language
+st.markdown(t("home.intro"))
 
 left, right = st.columns(2)
 with left:
-    st.subheader("Data")
+    st.subheader(t("home.data"))
     chosen = selected_dataset()
     for item in describe_datasets():
         marker = "➜ " if item["name"] == chosen else ""
-        status = "available" if item["available"] else "not available offline"
-        st.markdown(f"{marker}**{item['name']}** — {status}: {item['where']}")
-    st.caption("Change the dataset in the sidebar. Each run records where its data came from.")
+        status = t("home.available") if item["available"] else t("home.not_available")
+        st.markdown(t("home.dataset_line", marker=marker, name=item["name"], status=status,
+                      where=item["where"]))
+    st.caption(t("home.data_caption"))
 with right:
-    st.subheader("This host")
+    st.subheader(t("home.host"))
     host = host_info()
-    st.markdown(
-        f"- CPU: {host['cpu']}\n"
-        f"- Cores: {host['physical_cores']} physical, {host['logical_cores']} logical\n"
-        f"- Memory: {host['memory_bytes'] / 2**30:.1f} GiB\n"
-        f"- {host['system']}, Python {host['python']}, TensorFlow {host['tensorflow']}, "
-        f"Keras {host['keras']}"
-    )
+    st.markdown(t("home.host_details", cpu=host["cpu"], physical=host["physical_cores"],
+                  logical=host["logical_cores"], memory=f"{host['memory_bytes'] / 2**30:.1f}",
+                  system=host["system"], python=host["python"], tensorflow=host["tensorflow"],
+                  keras=host["keras"]))
 
-st.subheader("Latest runs")
+st.subheader(t("home.latest_runs"))
 runs = get_store().list_runs()[:10]
 if not runs:
-    st.info("No runs yet. Train one on the **Train** page, or quick-train on **Predict**.")
+    st.info(t("home.no_runs"))
 else:
     st.dataframe(
         pd.DataFrame(
             [
                 {
                     "run": run["id"],
-                    "status": run["status"],
+                    "status": status_label(run["status"]),
                     "dataset": run["dataset"],
                     "test accuracy": run["metrics"].get("test_accuracy"),
                     "wall s": run["timings"].get("wall_seconds"),
@@ -57,8 +50,13 @@ else:
         ),
         hide_index=True,
         column_config={
-            "test accuracy": st.column_config.NumberColumn(format="percent"),
-            "wall s": st.column_config.NumberColumn(format="%.1f"),
-            "samples/s": st.column_config.NumberColumn(format="%.0f"),
+            "run": st.column_config.NumberColumn(t("home.column_run")),
+            "status": st.column_config.TextColumn(t("home.column_status")),
+            "dataset": st.column_config.TextColumn(t("home.column_dataset")),
+            "test accuracy": st.column_config.NumberColumn(t("home.column_accuracy"),
+                                                           format="percent"),
+            "wall s": st.column_config.NumberColumn(t("home.column_wall"), format="%.1f"),
+            "samples/s": st.column_config.NumberColumn(t("home.column_speed"), format="%.0f"),
+            "created (UTC)": st.column_config.TextColumn(t("home.column_created")),
         },
     )

@@ -5,7 +5,33 @@ import streamlit as st
 
 from lepton import charts
 from lepton.compare import COST_AXES, run_row
-from pages.common import cost_settings, get_store
+from pages.common import cost_settings, get_store, language, status_label, t
+
+
+def column_config() -> dict:
+    """Every column of `run_row` titled in the chosen language; numbers formatted."""
+    number = st.column_config.NumberColumn
+    titled = {column: st.column_config.Column(t(f"runs.column_{column}"))
+              for column in ("status", "dataset", "created", "filters", "optimizer")}
+    return {
+        **titled,
+        "compare": st.column_config.CheckboxColumn(t("runs.column_compare"),
+                                                   help=t("runs.column_compare_help")),
+        "id": number(t("runs.column_id"), format="%d"),
+        "kernel": number(t("runs.column_kernel")),
+        "dense": number(t("runs.column_dense")),
+        "learning_rate": number(t("runs.column_learning_rate")),
+        "batch_size": number(t("runs.column_batch_size")),
+        "epochs": number(t("runs.column_epochs")),
+        "test_accuracy": number(t("runs.column_test_accuracy"), format="percent"),
+        "wall_seconds": number(t("runs.column_wall_seconds"), format="%.1f"),
+        "samples_per_second": number(t("runs.column_samples_per_second"), format="%.0f"),
+        "money": number(t("runs.column_money"), format="%.5f"),
+        "energy_wh": number(t("runs.column_energy_wh"), format="%.3f"),
+        "model_bytes": number(t("runs.column_model_bytes"), format="%d"),
+        "params": number(t("runs.column_params")),
+        "latency_ms": number(t("runs.column_latency_ms"), format="%.3f"),
+    }
 
 
 def runs_table_ui(rows: list[dict]) -> list[int]:
@@ -13,95 +39,95 @@ def runs_table_ui(rows: list[dict]) -> list[int]:
     statuses = sorted({row["status"] for row in rows})
     datasets = sorted({row["dataset"] for row in rows})
     left, right = st.columns(2)
-    chosen_status = left.multiselect("Status", statuses, default=statuses, key="status_filter")
-    chosen_data = right.multiselect("Dataset", datasets, default=datasets, key="data_filter")
+    status_names = {status: status_label(status) for status in statuses}
+    chosen_status = left.multiselect(t("runs.status_filter"), statuses, default=statuses,
+                                     format_func=status_names.get, key="status_filter")
+    chosen_data = right.multiselect(t("runs.data_filter"), datasets, default=datasets,
+                                    key="data_filter")
     table = pd.DataFrame([row for row in rows
                           if row["status"] in chosen_status and row["dataset"] in chosen_data])
     if table.empty:
-        st.info("No run matches these filters.")
+        st.info(t("runs.no_match"))
         return []
     table.insert(0, "compare", table["status"].eq("done") & (table.index < 3))
     edited = st.data_editor(
-        table,
+        table.assign(status=table["status"].map(status_label)),  # shown in words; CSV keeps ids
         hide_index=True,
         disabled=[column for column in table.columns if column != "compare"],
-        column_config={
-            "compare": st.column_config.CheckboxColumn(help="Overlay this run's curves below."),
-            "test_accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
-            "wall_seconds": st.column_config.NumberColumn("wall s", format="%.1f"),
-            "samples_per_second": st.column_config.NumberColumn("samples/s", format="%.0f"),
-            "money": st.column_config.NumberColumn("cost", format="%.5f"),
-            "energy_wh": st.column_config.NumberColumn("energy Wh", format="%.3f"),
-            "model_bytes": st.column_config.NumberColumn("model bytes", format="%d"),
-            "latency_ms": st.column_config.NumberColumn("latency ms", format="%.3f"),
-        },
+        column_config=column_config(),
         key="runs_table",
     )
-    st.download_button("Download CSV", table.drop(columns="compare").to_csv(index=False),
+    st.download_button(t("runs.download_csv"), table.drop(columns="compare").to_csv(index=False),
                        "lepton-runs.csv", "text/csv", icon=":material/download:")
     return [int(run_id) for run_id in edited.loc[edited["compare"], "id"]]
 
 
 def curves_ui(store, run_ids: list[int]) -> None:
     if not run_ids:
-        st.caption("Tick runs in the *compare* column to overlay their learning curves.")
+        st.caption(t("runs.tick_to_compare"))
         return
-    curves = {f"run {run_id}": store.epochs(run_id) for run_id in run_ids}
+    curves = {t("runs.curve_name", id=run_id): store.epochs(run_id) for run_id in run_ids}
     left, right = st.columns(2)
-    left.plotly_chart(charts.overlay_curves(curves, "loss"), key="overlay_loss")
-    right.plotly_chart(charts.overlay_curves(curves, "accuracy"), key="overlay_accuracy")
+    left.plotly_chart(charts.overlay_curves(curves, "loss", language=language()),
+                      key="overlay_loss")
+    right.plotly_chart(charts.overlay_curves(curves, "accuracy", language=language()),
+                       key="overlay_accuracy")
 
 
 def pareto_ui(rows: list[dict]) -> None:
-    axis = st.radio("Cost axis", list(COST_AXES), format_func=COST_AXES.get, horizontal=True,
+    titles = {axis: t(key) for axis, key in COST_AXES.items()}
+    axis = st.radio(t("runs.cost_axis"), list(titles), format_func=titles.get, horizontal=True,
                     key="cost_axis")
+    title = titles[axis]
     done = [row for row in rows if row["status"] == "done"]
     if not any(row.get(axis) is not None for row in done):
-        st.info(f"No finished run has a measured {COST_AXES[axis]} yet.")
+        st.info(t("runs.no_cost_measured", cost=title))
         return
-    st.plotly_chart(charts.pareto_chart(done, axis, COST_AXES[axis]), key="pareto")
-    st.caption("A run is on the Pareto front when no other run is both cheaper and more "
-               "accurate. Money and energy use the prices in the sidebar.")
+    st.plotly_chart(charts.pareto_chart(done, axis, title, language=language()), key="pareto")
+    st.caption(t("runs.pareto_caption"))
 
 
 def manage_ui(store, runs: list[dict]) -> None:
     """Download a run's model, or delete a run after confirming."""
-    labels = {run["id"]: f"Run {run['id']} · {run['status']} · {run['dataset']}" for run in runs}
-    run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="manage_run")
+    labels = {run["id"]: t("runs.manage_label", id=run["id"], status=status_label(run["status"]),
+                           dataset=run["dataset"])
+              for run in runs}
+    run_id = st.selectbox(t("runs.manage_run"), list(labels), format_func=labels.get,
+                          key="manage_run")
     run = store.get_run(run_id)
     left, right = st.columns(2)
     if run["model_path"]:
         try:
             with open(run["model_path"], "rb") as model_file:
-                left.download_button("Download model (.keras)", model_file.read(),
+                left.download_button(t("runs.download_model"), model_file.read(),
                                      f"lepton-run-{run_id}.keras", "application/octet-stream",
                                      icon=":material/download:", key="download_model")
         except OSError:
-            left.warning("The model file of this run is missing.")
+            left.warning(t("runs.model_missing"))
     if run["status"] in ("queued", "running"):
-        right.caption("A run cannot be deleted while it trains; stop it first.")
+        right.caption(t("runs.cannot_delete_training"))
         return
-    confirm = right.checkbox(f"Yes, delete run {run_id} and its files", key="confirm_delete")
-    if right.button("Delete run", disabled=not confirm, key="delete_run",
+    confirm = right.checkbox(t("runs.confirm_delete", id=run_id), key="confirm_delete")
+    if right.button(t("runs.delete_run"), disabled=not confirm, key="delete_run",
                     icon=":material/delete:"):
         store.delete_run(run_id)
         st.session_state.pop("confirm_delete", None)
-        st.toast(f"Run {run_id} deleted.")
+        st.toast(t("runs.deleted", id=run_id))
         st.rerun()
 
 
-st.title("Runs")
+st.title(t("runs.title"))
 store = get_store()
 runs = store.list_runs()
 if not runs:
-    st.info("No runs yet: train one on the **Train** page.")
+    st.info(t("runs.no_runs"))
     st.stop()
 settings = cost_settings()
 rows = [run_row(run, settings) for run in runs]
 selected = runs_table_ui(rows)
-st.subheader("Learning curves")
+st.subheader(t("runs.learning_curves"))
 curves_ui(store, selected)
-st.subheader("Accuracy against cost")
+st.subheader(t("runs.accuracy_vs_cost"))
 pareto_ui(rows)
-st.subheader("Manage")
+st.subheader(t("runs.manage"))
 manage_ui(store, runs)

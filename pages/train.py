@@ -1,4 +1,4 @@
-"""Train: every hyperparameter on a control, a background run you can stop, live charts and costs."""
+"""Train: every hyperparameter on a control, a background run you can stop, live charts, costs."""
 
 import statistics
 
@@ -8,17 +8,32 @@ from lepton import charts
 from lepton.costs import run_costs, time_to_accuracy
 from lepton.data import describe_datasets
 from lepton.jobs import TrainingBusy
-from lepton.model import ACTIVATIONS, MAX_CONV_BLOCKS, POOLINGS, ModelConfig, build_model
-from lepton.model import layer_table, model_size_bytes
+from lepton.model import (
+    ACTIVATIONS,
+    MAX_CONV_BLOCKS,
+    POOLINGS,
+    ModelConfig,
+    build_model,
+    layer_table,
+    model_size_bytes,
+)
 from lepton.querystate import Choice, Number, parse_query, to_query
-from lepton.host import bfloat16_fast
-from lepton.training import OPTIMIZERS, PRECISIONS, TrainConfig
-from pages.common import cost_settings, get_jobs, get_store, selected_dataset
+from lepton.training import OPTIMIZERS, PRECISIONS, TrainConfig, fast_config
+from pages.common import (
+    cost_settings,
+    get_jobs,
+    get_store,
+    language,
+    selected_dataset,
+    status_label,
+    t,
+)
 
 FILTER_CHOICES = (8, 16, 32, 64, 128)
-FAST_PRECISION = "mixed_bfloat16" if bfloat16_fast() else "float32"
+FAST = fast_config()
+FAST_PRECISION = FAST.precision
 RECIPES = {  # measured in BENCHMARKS.md: the fast one trains ≥2× faster at equal accuracy
-    "fast": {"precision": FAST_PRECISION, "batch": 128, "lr": 2e-3},
+    "fast": {"precision": FAST.precision, "batch": FAST.batch_size, "lr": FAST.learning_rate},
     "article": {"precision": "float32", "batch": 32, "lr": 1e-3},
 }
 FIELDS = {  # widget key → allowed values and default; also the link's query parameters
@@ -35,8 +50,8 @@ FIELDS = {  # widget key → allowed values and default; also the link's query p
     "dropout": Number(0.0, 0.8, 0.0),
     "activation": Choice(ACTIVATIONS, "relu"),
     "optimizer": Choice(OPTIMIZERS, "adam"),
-    "lr": Choice((1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0), 2e-3),
-    "batch": Choice((16, 32, 64, 128, 256, 512), 128),
+    "lr": Choice((1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0), FAST.learning_rate),
+    "batch": Choice((16, 32, 64, 128, 256, 512), FAST.batch_size),
     "epochs": Number(1, 30, 5, integer=True),
     "precision": Choice(PRECISIONS, FAST_PRECISION),
 }
@@ -54,7 +69,8 @@ def restore_controls() -> None:
     "train_settings" and put back when the page is shown again.
     """
     if "train_settings" not in st.session_state:
-        linked = {key: value for key, value in st.query_params.items() if key != "dataset"}
+        linked = {key: value for key, value in st.query_params.items()
+                  if key not in ("dataset", "lang")}
         st.session_state["train_settings"], st.session_state["train_notices"] = parse_query(
             linked, FIELDS
         )
@@ -67,47 +83,48 @@ def remember_controls() -> None:
     saved = st.session_state["train_settings"]
     values = {key: st.session_state.get(key, saved[key]) for key in FIELDS}
     st.session_state["train_settings"] = values
-    st.query_params.from_dict({"dataset": selected_dataset(), **to_query(values, FIELDS)})
+    st.query_params.from_dict({"lang": st.session_state.get("language", "en"),
+                               "dataset": selected_dataset(), **to_query(values, FIELDS)})
 
 
 def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
     """Widgets for every field of both configs; None (with the reason shown) when invalid."""
     data, architecture, optimisation = st.columns(3)
     with data:
-        st.markdown("**Data**")
-        st.number_input("Training samples (0 = all)", 0, 60000, step=500, key="subset",
-                        help="A stratified subset trains faster; mnist-5k has 4,000 digits.")
-        st.slider("Validation split", 0.0, 0.5, step=0.05, key="validation",
-                  help="Share of the training samples held out to validate after each epoch.")
-        st.number_input("Seed", 0, 2**31 - 1, key="seed",
-                        help="Same seed and settings give the same run.")
+        st.markdown(f"**{t('train.data')}**")
+        st.number_input(t("train.subset"), 0, 60000, step=500, key="subset",
+                        help=t("train.subset_help"))
+        st.slider(t("train.validation"), 0.0, 0.5, step=0.05, key="validation",
+                  help=t("train.validation_help"))
+        st.number_input(t("train.seed"), 0, 2**31 - 1, key="seed", help=t("train.seed_help"))
     with architecture:
-        st.markdown("**Architecture**")
-        blocks = st.slider("Conv blocks", 1, MAX_CONV_BLOCKS, key="blocks",
-                           help="Each block is Conv2D followed by 2×2 pooling.")
+        st.markdown(f"**{t('train.architecture')}**")
+        blocks = st.slider(t("train.blocks"), 1, MAX_CONV_BLOCKS, key="blocks",
+                           help=t("train.blocks_help"))
         for index in range(1, blocks + 1):
-            st.select_slider(f"Filters in block {index}", FILTER_CHOICES, key=f"filters{index}")
-        st.slider("Kernel size", 1, 7, key="kernel")
-        st.selectbox("Pooling", POOLINGS, key="pooling")
-        st.select_slider("Dense units", FIELDS["dense"].options, key="dense")
-        st.slider("Dropout before output", 0.0, 0.8, step=0.05, key="dropout")
-        st.selectbox("Activation", ACTIVATIONS, key="activation")
+            st.select_slider(t("train.filters", index=index), FILTER_CHOICES,
+                             key=f"filters{index}")
+        st.slider(t("train.kernel"), 1, 7, key="kernel")
+        poolings = {pooling: t(f"train.pooling_{pooling}") for pooling in POOLINGS}
+        st.selectbox(t("train.pooling"), POOLINGS, key="pooling", format_func=poolings.get)
+        st.select_slider(t("train.dense"), FIELDS["dense"].options, key="dense")
+        st.slider(t("train.dropout"), 0.0, 0.8, step=0.05, key="dropout")
+        st.selectbox(t("train.activation"), ACTIVATIONS, key="activation")
     with optimisation:
-        st.markdown("**Optimisation**")
-        st.selectbox("Optimizer", OPTIMIZERS, key="optimizer")
-        st.select_slider("Learning rate", FIELDS["lr"].options, key="lr",
-                         help="Too high (e.g. 10) makes the loss explode: the run then fails.")
-        st.select_slider("Batch size", FIELDS["batch"].options, key="batch")
-        st.slider("Epochs", 1, 30, key="epochs")
-        st.selectbox("Precision", PRECISIONS, key="precision",
-                     help="mixed_bfloat16 computes in bfloat16 with float32 weights; the CPU's "
-                          "AMX/AVX512-BF16 units make it much faster where present.")
+        st.markdown(f"**{t('train.optimisation')}**")
+        st.selectbox(t("train.optimizer"), OPTIMIZERS, key="optimizer")
+        st.select_slider(t("train.lr"), FIELDS["lr"].options, key="lr", help=t("train.lr_help"))
+        st.select_slider(t("train.batch"), FIELDS["batch"].options, key="batch")
+        st.slider(t("train.epochs"), 1, 30, key="epochs")
+        st.selectbox(t("train.precision"), PRECISIONS, key="precision",
+                     help=t("train.precision_help"))
         fast, article = st.columns(2)
-        fast.button("Fast recipe", on_click=apply_recipe, args=("fast",), key="recipe_fast",
-                    help=f"{FAST_PRECISION}, batch 128, learning rate 0.002.")
-        article.button("Article's recipe", on_click=apply_recipe, args=("article",),
-                       key="recipe_article",
-                       help="float32, batch 32, learning rate 0.001, as the article's script.")
+        fast.button(t("train.fast_recipe"), on_click=apply_recipe, args=("fast",),
+                    key="recipe_fast",
+                    help=t("train.fast_recipe_help", precision=FAST_PRECISION,
+                           batch=FAST.batch_size, lr=FAST.learning_rate))
+        article.button(t("train.article_recipe"), on_click=apply_recipe, args=("article",),
+                       key="recipe_article", help=t("train.article_recipe_help"))
     state = st.session_state
     shape = next((item for item in describe_datasets() if item["name"] == selected_dataset()),
                  {"input_shape": (28, 28, 1), "num_classes": 10})  # the dataset's input and classes
@@ -124,7 +141,7 @@ def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
             subset=int(state["subset"]) or None, precision=state["precision"],
         )
     except ValueError as error:
-        st.error(f"This combination cannot be trained: {error}")
+        st.error(t("train.cannot_train", reason=str(error)))
         return None
     return model_config, train_config
 
@@ -155,27 +172,28 @@ def measured_speed(macs: int) -> tuple[float, int] | None:
 def estimates_ui(model_config: ModelConfig, train_config: TrainConfig) -> None:
     numbers = architecture_numbers(model_config)
     columns = st.columns(4)
-    columns[0].metric("Parameters", f"{numbers['params']:,}")
-    columns[1].metric("MACs per image", f"{numbers['macs'] / 1e6:.2f} M",
-                      help="Multiply-accumulates of the conv and dense layers for one image.")
-    columns[2].metric("Weights (float32)", f"{numbers['bytes'] / 1024:,.0f} KiB",
-                      help="Parameters × 4 bytes; the saved .keras file adds a little metadata.")
+    columns[0].metric(t("train.params"), f"{numbers['params']:,}")
+    columns[1].metric(t("train.macs"), f"{numbers['macs'] / 1e6:.2f} M",
+                      help=t("train.macs_help"))
+    columns[2].metric(t("train.weights"), f"{numbers['bytes'] / 1024:,.0f} KiB",
+                      help=t("train.weights_help"))
     speed = measured_speed(numbers["macs"])
     available = {item["name"]: item["train_samples"] for item in describe_datasets()}
     train_samples = available.get(selected_dataset()) or available["mnist-5k"]
     samples = min(train_config.subset or train_samples, train_samples)
     samples = int(samples * (1 - train_config.validation_split)) * train_config.epochs
     if speed is None:
-        columns[3].metric("Estimated time", "–", help="Train once to measure this host's speed.")
+        columns[3].metric(t("train.estimated_time"), "–",
+                          help=t("train.estimated_time_unknown"))
         return
     seconds = samples / speed[0]
     settings = cost_settings()
     columns[3].metric(
-        "Estimated time", f"{seconds:,.0f} s",
-        help=f"{samples:,} samples ÷ {speed[0]:,.0f} samples/s (this host's median over "
-             f"{speed[1]} runs, scaled by MACs per image) ≈ {settings.currency}"
-             f"{seconds / 3600 * settings.price_per_hour:.4f} at "
-             f"{settings.currency}{settings.price_per_hour:g}/h; excludes start-up.",
+        t("train.estimated_time"), f"{seconds:,.0f} s",
+        help=t("train.estimated_time_help", samples=f"{samples:,}", speed=f"{speed[0]:,.0f}",
+               runs=speed[1],
+               cost=f"{settings.currency}{seconds / 3600 * settings.price_per_hour:.4f}",
+               price=f"{settings.currency}{settings.price_per_hour:g}"),
     )
 
 
@@ -186,32 +204,53 @@ def speed_cost_ui(run: dict, epochs: list[dict]) -> None:
         return
     costs = run_costs(timings, cost_settings())
     settings = cost_settings()
-    st.markdown("**Speed and cost**")
+    st.markdown(f"**{t('train.speed_and_cost')}**")
     columns = st.columns(4)
-    columns[0].metric("Wall time", f"{timings['wall_seconds']:.1f} s",
-                      help="Model build + training + validation, measured with perf_counter.")
-    columns[1].metric("CPU time", f"{timings['cpu_seconds']:.1f} s",
-                      help="Process CPU seconds (all threads) during the run.")
-    columns[2].metric("Peak memory", f"{timings['peak_rss_bytes'] / 2**20:,.0f} MiB",
-                      help="Largest resident set size of the process sampled during training.")
-    columns[3].metric("Samples/s", f"{timings['samples_per_second']:,.0f}",
-                      help=f"{timings['samples_seen']:,} samples ÷ {timings['train_seconds']:.1f} "
-                           "s spent inside training steps.")
+    columns[0].metric(t("train.wall_time"), f"{timings['wall_seconds']:.1f} s",
+                      help=t("train.wall_time_help"))
+    columns[1].metric(t("train.cpu_time"), f"{timings['cpu_seconds']:.1f} s",
+                      help=t("train.cpu_time_help"))
+    columns[2].metric(t("train.peak_memory"), f"{timings['peak_rss_bytes'] / 2**20:,.0f} MiB",
+                      help=t("train.peak_memory_help"))
+    columns[3].metric(t("train.samples_per_second"), f"{timings['samples_per_second']:,.0f}",
+                      help=t("train.samples_per_second_help",
+                             samples=f"{timings['samples_seen']:,}",
+                             seconds=f"{timings['train_seconds']:.1f}"))
     columns = st.columns(4)
     if timings.get("epochs_done"):
-        columns[0].metric("Seconds per epoch",
+        columns[0].metric(t("train.seconds_per_epoch"),
                           f"{timings['train_seconds'] / timings['epochs_done']:.2f} s",
-                          help="Training steps only; validation not included.")
+                          help=t("train.seconds_per_epoch_help"))
     target = st.session_state.get("target_accuracy", 0.97)
     reached = time_to_accuracy(epochs, target)
     columns[1].metric(
-        f"Time to {target:.0%}", f"{reached[1]:.1f} s" if reached else "not reached",
-        help="Cumulative epoch seconds until validation accuracy first reached the target"
-             + (f" (epoch {reached[0]})." if reached else "."),
+        t("train.time_to", target=f"{target:.0%}"),
+        f"{reached[1]:.1f} s" if reached else t("train.not_reached"),
+        help=(t("train.time_to_help", epoch=reached[0]) if reached
+              else t("train.time_to_help_not_reached")),
     )
-    columns[2].metric("Cost", f"{settings.currency}{costs['money']:.5f}",
-                      help=costs["money_inputs"] + " (set the price in the sidebar).")
-    columns[3].metric("Energy", f"{costs['energy_wh']:.3f} Wh", help=costs["energy_method"])
+    columns[2].metric(t("train.cost"), f"{settings.currency}{costs['money']:.5f}",
+                      help=t("train.cost_help", inputs=costs["money_inputs"]))
+    if timings.get("rapl_joules") is not None:  # the same choice as lepton.costs.run_costs
+        energy_help = t("train.energy_rapl")
+    else:
+        energy_help = t("train.energy_estimated", cpu=f"{timings.get('cpu_seconds') or 0.0:.1f}",
+                        watts=f"{settings.watts_per_core:g}")
+    columns[3].metric(t("train.energy"), f"{costs['energy_wh']:.3f} Wh", help=energy_help)
+
+
+STAGES = {  # progress stages written by lepton.jobs → their messages
+    "starting": "train.stage_starting",
+    "loading data": "train.stage_loading_data",
+    "training": "train.stage_training",
+    "evaluating": "train.stage_evaluating",
+    "exporting for fast inference": "train.stage_exporting",
+}
+
+
+def stage_label(stage: str) -> str:
+    """A progress stage in words; a stage without a message (a final status) as its status."""
+    return t(STAGES[stage]) if stage in STAGES else status_label(stage)
 
 
 @st.fragment(run_every=1.0)
@@ -220,55 +259,61 @@ def live_view() -> None:
     store, jobs = get_store(), get_jobs()
     runs = store.list_runs()
     if not runs:
-        st.info("No run yet: choose settings and press **Start training**.")
+        st.info(t("train.no_run"))
         return
     run = runs[0]
     progress = run["progress"]
-    st.subheader(f"Run {run['id']} — {run['status']}")
+    st.subheader(t("train.run_header", id=run["id"], status=status_label(run["status"])))
     if run["status"] in ("queued", "running"):
         fraction = min(max(progress.get("fraction") or 0.0, 0.0), 1.0)
-        label = progress.get("stage", "starting")
+        label = stage_label(progress.get("stage", "starting"))
         if "step" in progress:
             eta = progress.get("eta_seconds")
-            label = (f"epoch {progress['epoch']}/{progress['epochs']}, step {progress['step']}/"
-                     f"{progress['steps']}, loss {progress['loss']:.4f}"
-                     + (f", about {eta:.0f} s left" if eta is not None else ""))
+            values = dict(epoch=progress["epoch"], epochs=progress["epochs"],
+                          step=progress["step"], steps=progress["steps"],
+                          loss=f"{progress['loss']:.4f}")
+            label = (t("train.progress", **values) if eta is None
+                     else t("train.progress_eta", eta=f"{eta:.0f}", **values))
         st.progress(fraction, text=label)
-        if jobs.run_id == run["id"] and st.button("Stop", key="stop", icon=":material/stop:"):
+        if jobs.run_id == run["id"] and st.button(t("train.stop"), key="stop",
+                                                  icon=":material/stop:"):
             jobs.stop()
-            st.toast("Stopping after the current batch…")
+            st.toast(t("train.stopping"))
     elif run["status"] in ("failed", "interrupted", "cancelled"):
-        st.warning(f"{run['status'].capitalize()}: {run['reason']}")
+        st.warning(t("train.run_ended", status=status_label(run["status"]).capitalize(),
+                     reason=run["reason"]))
     metrics = run["metrics"]
     if metrics.get("test_accuracy") is not None:
-        st.metric("Test accuracy", f"{metrics['test_accuracy']:.2%}",
-                  help=f"On {metrics['test_samples']:,} held-out test images of "
-                       f"{metrics.get('dataset_source', run['dataset'])}.")
+        st.metric(t("train.test_accuracy"), f"{metrics['test_accuracy']:.2%}",
+                  help=t("train.test_accuracy_help", count=f"{metrics['test_samples']:,}",
+                         source=metrics.get("dataset_source", run["dataset"])))
     epochs = store.epochs(run["id"])
     speed_cost_ui(run, epochs)
     batches = store.batches(run["id"])
     if batches:
-        st.plotly_chart(charts.batch_curve(batches, progress.get("steps")),
+        st.plotly_chart(charts.batch_curve(batches, progress.get("steps"), language=language()),
                         key=f"batches-{run['id']}")
     if epochs:
         left, middle, right = st.columns(3)
-        left.plotly_chart(charts.epoch_curves(epochs, "loss"), key=f"loss-{run['id']}")
-        middle.plotly_chart(charts.epoch_curves(epochs, "accuracy"), key=f"acc-{run['id']}")
-        right.plotly_chart(charts.throughput_curve(epochs), key=f"speed-{run['id']}")
-    st.caption(f"TensorBoard logs: `tensorboard --logdir {store.home}`")
+        left.plotly_chart(charts.epoch_curves(epochs, "loss", language=language()),
+                          key=f"loss-{run['id']}")
+        middle.plotly_chart(charts.epoch_curves(epochs, "accuracy", language=language()),
+                            key=f"acc-{run['id']}")
+        right.plotly_chart(charts.throughput_curve(epochs, language=language()),
+                           key=f"speed-{run['id']}")
+    st.caption(t("train.tensorboard", folder=store.home))
 
 
-st.title("Train")
+
+st.title(t("train.title"))
 restore_controls()
 for notice in st.session_state.get("train_notices", []):
-    st.warning(notice, icon=":material/link_off:")
+    st.warning(t("train.link_notice", notice=notice), icon=":material/link_off:")
 dataset = selected_dataset()
-st.caption(f"Dataset: **{dataset}** (change it in the sidebar). The address bar holds these "
-           "settings: copy it to share or reproduce this setup.")
+st.caption(t("train.dataset_caption", dataset=dataset))
 chosen = next((item for item in describe_datasets() if item["name"] == dataset), None)
 if chosen and not chosen["available"]:
-    st.warning(f"{dataset} is not available offline: {chosen['where']}. Training downloads it if "
-               "this host has internet, else the run fails and says why.",
+    st.warning(t("train.dataset_offline", dataset=dataset, where=chosen["where"]),
                icon=":material/cloud_off:")
 configs = controls_ui()
 remember_controls()
@@ -276,13 +321,13 @@ if configs:
     model_config, train_config = configs
     estimates_ui(model_config, train_config)
     start, target = st.columns([1, 3])
-    target.slider("Target accuracy for time-to-accuracy", 0.5, 0.999, 0.97, 0.005,
-                  key="target_accuracy", format="%.3f")
-    if start.button("Start training", type="primary", key="start", icon=":material/play_arrow:"):
+    target.slider(t("train.target"), 0.5, 0.999, 0.97, 0.005, key="target_accuracy",
+                  format="%.3f")
+    if start.button(t("train.start"), type="primary", key="start", icon=":material/play_arrow:"):
         try:
             run_id = get_jobs().start(dataset, model_config, train_config)
         except TrainingBusy as error:
-            st.warning(str(error))
+            st.warning(t("train.busy", reason=str(error)))
         else:
-            st.toast(f"Run {run_id} started.")
+            st.toast(t("train.started", id=run_id))
 live_view()
