@@ -80,11 +80,13 @@ def quick_train_ui() -> None:
 
 def choose_run_ui(runs: list[dict]) -> dict:
     best = max(runs, key=lambda run: run["metrics"].get("test_accuracy") or 0.0)
-    options = {"latest": runs[0], "best": best, **{run_label(run): run for run in runs}}
+    # Values stay language-free ("latest", "best" or a run id) so a language switch keeps them.
+    options = {"latest": runs[0], "best": best, **{run["id"]: run for run in runs}}
     names = {"latest": t("predict.latest_run", run=run_label(runs[0])),
-             "best": t("predict.best_run", run=run_label(best))}
+             "best": t("predict.best_run", run=run_label(best)),
+             **{run["id"]: run_label(run) for run in runs}}
     choice = st.selectbox(t("predict.model"), list(options), key="model_choice",
-                          format_func=lambda key: names.get(key, key))
+                          format_func=names.get)
     return options[choice]
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SMALL_MODEL
-from digit_images import mnist_digit, realistic_upload
+from tests.conftest import SMALL_MODEL
+from tests.digit_images import mnist_digit, realistic_upload
 
 from lepton import cli, inference
 from lepton.export import VARIANTS

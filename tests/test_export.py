@@ -8,7 +8,7 @@ import threading
 import keras
 import numpy as np
 import pytest
-from conftest import SMALL_MODEL
+from tests.conftest import SMALL_MODEL
 
 from lepton import export
 from lepton.export import (

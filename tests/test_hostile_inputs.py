@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile_corpus import (
+from tests.hostile_corpus import (
     DUPLICATE_NAME,
     HTML_NAME,
     LONG_NAME,
@@ -102,7 +102,7 @@ def test_each_file_is_preprocessed_or_refused_with_a_clear_message(case):
 
 BOMB_PROBE = """
 import resource, sys, time
-from hostile_corpus import hostile_cases
+from tests.hostile_corpus import hostile_cases
 from lepton.imaging import ImageError, preprocess_image
 
 bombs = [case for case in hostile_cases() if case.name.startswith("bomb")]

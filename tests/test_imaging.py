@@ -9,7 +9,7 @@ import zlib
 
 import numpy as np
 import pytest
-from digit_images import drawn_digit_rgba, encode, mnist_digit, realistic_upload
+from tests.digit_images import drawn_digit_rgba, encode, mnist_digit, realistic_upload
 from PIL import Image, ImageDraw
 from scipy import ndimage
 

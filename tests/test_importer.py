@@ -8,7 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from shape_images import SHAPE_CLASSES, png_bytes, shape_image, shapes_zip
+from tests.shape_images import SHAPE_CLASSES, png_bytes, shape_image, shapes_zip
 
 from lepton import importer
 from lepton.data import (

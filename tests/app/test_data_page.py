@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lepton.data import DATASET_NAMES
-from shape_images import SHAPE_CLASSES, png_bytes, shape_image, shapes_zip
+from tests.shape_images import SHAPE_CLASSES, png_bytes, shape_image, shapes_zip
 
 APP = "../../app.py"
 TIMEOUT = 120

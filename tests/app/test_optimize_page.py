@@ -3,7 +3,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import SMALL_MODEL
+from tests.conftest import SMALL_MODEL
 from lepton.export import VARIANTS, load_measurements
 from lepton.model import build_model
 from lepton.registry import RunStore

@@ -1,6 +1,7 @@
 """Every page renders under AppTest; Train completes a tiny run; Predict answers an upload."""
 
 import io
+import shutil
 
 import pytest
 from PIL import Image, ImageDraw
@@ -50,20 +51,35 @@ def test_every_page_renders_without_runs(app, page):
     assert not app.exception, app.exception
 
 
-@pytest.fixture
-def two_runs(lepton_home):
-    """Two finished tiny runs of different sizes in the store."""
+@pytest.fixture(scope="module")
+def two_runs_home(tmp_path_factory):
+    """A LEPTON_HOME with two finished tiny runs of different sizes, trained once per module."""
     from lepton.jobs import execute_run
     from lepton.model import ModelConfig
     from lepton.training import TrainConfig
 
-    store = RunStore(lepton_home)
+    home = tmp_path_factory.mktemp("two_runs_home")
+    store = RunStore(home)
     ids = []
     for filters in ((8,), (16, 32)):
-        run_id = store.create_run("mnist-5k", ModelConfig(filters=filters, dense_units=32).to_dict(),
+        config = ModelConfig(filters=filters, dense_units=32)
+        run_id = store.create_run("mnist-5k", config.to_dict(),
                                   TrainConfig(epochs=1, subset=300, batch_size=64).to_dict())
         assert execute_run(store, run_id)["status"] == "done"
         ids.append(run_id)
+    return home, ids
+
+
+@pytest.fixture
+def two_runs(two_runs_home, lepton_home):
+    """A private copy of `two_runs_home` as this test's LEPTON_HOME; returns the run ids."""
+    template, ids = two_runs_home
+    shutil.rmtree(lepton_home, ignore_errors=True)  # the app may have opened an empty store
+    shutil.copytree(template, lepton_home)
+    store = RunStore(lepton_home)
+    for run_id in ids:  # point each copied run at its copied model
+        model_path = lepton_home / "runs" / str(run_id) / "model.keras"
+        store.update_run(run_id, model_path=str(model_path))
     return ids
 
 

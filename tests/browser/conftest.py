@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """Starts `streamlit run app.py` on a free port with an empty LEPTON_HOME."""
-    home = tmp_path_factory.mktemp("lepton_home")
+@contextmanager
+def running_server(home: Path):
+    """`streamlit run app.py` on a free port with LEPTON_HOME=home, stopped afterwards."""
     port = _free_port()
     env = {**os.environ, "LEPTON_HOME": str(home), "LEPTON_DATASET": "mnist-5k",
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
@@ -46,13 +46,29 @@ def server(tmp_path_factory):
     else:
         process.kill()
         pytest.fail(f"Streamlit did not start; log: {(home / 'server.log').read_text()[-2000:]}")
-    yield {"url": url, "home": home, "process": process}
-    process.terminate()
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        yield {"url": url, "home": home, "process": process}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """One server for the whole browser suite, starting from an empty LEPTON_HOME."""
+    with running_server(tmp_path_factory.mktemp("lepton_home")) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory):
+    """A server of this module's own, for journeys that must start with no runs at all."""
+    with running_server(tmp_path_factory.mktemp("fresh_home")) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")
