@@ -165,12 +165,18 @@ def sidebar_ui() -> None:
         else:
             st.caption(t("common.dataset_offline", where=chosen["where"]))
         costs_ui()
-        runs = get_store().list_runs()
-        running = [run for run in runs if run["status"] in ("queued", "running")]
-        if running:
-            st.info(t("common.run_training", id=running[0]["id"]), icon=":material/hourglass_top:")
-        stored = "common.runs_stored_one" if len(runs) == 1 else "common.runs_stored_other"
-        st.caption(t(stored, count=len(runs), folder=get_store().home))
+        runs_status_ui()
+
+
+@st.fragment(run_every=2.0)
+def runs_status_ui() -> None:
+    """Which run trains and how many are stored, refreshed on its own while the page rests."""
+    runs = get_store().list_runs()
+    running = [run for run in runs if run["status"] in ("queued", "running")]
+    if running:
+        st.info(t("common.run_training", id=running[0]["id"]), icon=":material/hourglass_top:")
+    stored = "common.runs_stored_one" if len(runs) == 1 else "common.runs_stored_other"
+    st.caption(t(stored, count=len(runs), folder=get_store().home))
 
 
 def run_label(run: dict) -> str:

@@ -8,8 +8,13 @@ import streamlit as st
 from lepton import charts
 from lepton.data import custom_manifest, delete_dataset, describe_datasets, sample_strips
 from lepton.imaging import BOX_SIZE, FIELD_SIZE
-from lepton.importer import (MAX_UPLOAD_BYTES, DatasetImportError, check_upload_size, import_npz,
-                             import_zip)
+from lepton.importer import (
+    MAX_UPLOAD_BYTES,
+    DatasetImportError,
+    check_upload_size,
+    import_npz,
+    import_zip,
+)
 from pages.common import get_dataset, get_store, language, t
 
 SIZES = (16, 24, 28, 32, 48, 64, 96, 128)

@@ -1,4 +1,4 @@
-"""Predict: upload or draw digits, see each preprocessing step, the answer and why the model gave it."""
+"""Predict: upload or draw digits, see each preprocessing step, the answer and why it was given."""
 
 import re
 import time

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.digit_images import mnist_digit, realistic_upload
 
 PROJECT = Path(__file__).resolve().parent.parent

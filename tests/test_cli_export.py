@@ -5,14 +5,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import SMALL_MODEL
-from tests.digit_images import mnist_digit, realistic_upload
 
 from lepton import cli, inference
 from lepton.export import VARIANTS
 from lepton.jobs import execute_run
 from lepton.registry import RunStore
 from lepton.training import TrainConfig
+from tests.conftest import SMALL_MODEL
+from tests.digit_images import mnist_digit, realistic_upload
 
 QUICK = TrainConfig(epochs=2, subset=1000, batch_size=64)
 

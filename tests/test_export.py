@@ -8,7 +8,6 @@ import threading
 import keras
 import numpy as np
 import pytest
-from tests.conftest import SMALL_MODEL
 
 from lepton import export
 from lepton.export import (
@@ -26,6 +25,7 @@ from lepton.inference import (
     fast_model_path,
     predictor_for,
 )
+from tests.conftest import SMALL_MODEL
 
 FP32_TOLERANCE = 1e-4
 

@@ -19,6 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
+
+from lepton.data import DATASET_NAMES
+from lepton.imaging import ImageError, preprocess_image
+from lepton.training import fast_config
 from tests.hostile_corpus import (
     DUPLICATE_NAME,
     HTML_NAME,
@@ -29,11 +34,6 @@ from tests.hostile_corpus import (
     seven,
     write_corpus,
 )
-from streamlit.testing.v1 import AppTest
-
-from lepton.data import DATASET_NAMES
-from lepton.imaging import ImageError, preprocess_image
-from lepton.training import fast_config
 
 PROJECT = Path(__file__).resolve().parent.parent
 APP = "../app.py"  # resolved against this file

@@ -9,7 +9,6 @@ import zlib
 
 import numpy as np
 import pytest
-from tests.digit_images import drawn_digit_rgba, encode, mnist_digit, realistic_upload
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
@@ -20,6 +19,7 @@ from lepton.imaging import (
     load_image,
     preprocess_image,
 )
+from tests.digit_images import drawn_digit_rgba, encode, mnist_digit, realistic_upload
 
 WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)

@@ -8,7 +8,6 @@ import zipfile
 
 import numpy as np
 import pytest
-from tests.shape_images import SHAPE_CLASSES, png_bytes, shape_image, shapes_zip
 
 from lepton import importer
 from lepton.data import (
@@ -19,6 +18,7 @@ from lepton.data import (
     load_dataset,
 )
 from lepton.importer import DatasetImportError, import_npz, import_zip
+from tests.shape_images import SHAPE_CLASSES, png_bytes, shape_image, shapes_zip
 
 SIZE = (32, 32)
 

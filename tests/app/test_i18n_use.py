@@ -8,12 +8,12 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import SMALL_MODEL
 from lepton.export import VARIANT_NOTES
 from lepton.i18n import catalogue
 from lepton.model import build_model
 from lepton.registry import RunStore
 from lepton.training import TrainConfig
+from tests.conftest import SMALL_MODEL
 from tests.shape_images import shapes_zip
 
 APP = "../../app.py"

@@ -3,11 +3,11 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import SMALL_MODEL
 from lepton.export import VARIANTS, load_measurements
 from lepton.model import build_model
 from lepton.registry import RunStore
 from lepton.training import TrainConfig
+from tests.conftest import SMALL_MODEL
 
 APP = "../../app.py"
 PAGE = "pages/optimize.py"

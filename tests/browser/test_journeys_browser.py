@@ -20,28 +20,31 @@ def slider_value(page, label: str) -> str:
 
 
 def test_train_live_leave_come_back_and_share_the_link(page, server, shoot, context):
-    page.goto(f"{server['url']}/train?epochs=2&subset=1500&blocks=1&dense=32")
+    page.goto(f"{server['url']}/train?epochs=6&blocks=1&dense=32")
     expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=60_000)
-    assert slider_value(page, "Epochs") == "2"
+    assert slider_value(page, "Epochs") == "6"
     assert slider_value(page, "Conv blocks") == "1"
     page.get_by_role("button", name="Start training").click()
-    expect(page.get_by_test_id("stProgress")).to_be_visible(timeout=LONG)
+    done = page.get_by_role("heading", name=re.compile(r"Run \d+ — done"))
+    # A fast host may finish before the first poll: the progress bar or the result will do.
+    expect(page.get_by_test_id("stProgress").or_(done)).to_be_visible(timeout=LONG)
     shoot("journey-01-training-live")
 
     go(page, "Runs")  # leave while it trains: the worker belongs to the server, not the page
     go(page, "Train")
     expect(page.get_by_role("heading", name=re.compile(r"Run \d+ — done"))).to_be_visible(
         timeout=LONG)
-    expect(page.get_by_test_id("stMetric").filter(has_text="Test accuracy")).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="Energy")).to_be_visible()
+    page.wait_for_timeout(1500)  # let the charts paint before the screenshot
     shoot("journey-02-training-done")
     assert page.locator(EXCEPTION).count() == 0
 
     shared = page.url
-    assert "epochs=2" in shared and "blocks=1" in shared
+    assert "epochs=6" in shared and "blocks=1" in shared
     other = context.new_page()
     other.goto(shared)
     expect(other.get_by_role("heading", name="Train")).to_be_visible(timeout=60_000)
-    assert slider_value(other, "Epochs") == "2"
+    assert slider_value(other, "Epochs") == "6"
     assert slider_value(other, "Conv blocks") == "1"
     other.close()
 

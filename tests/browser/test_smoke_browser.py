@@ -50,6 +50,9 @@ def test_visit_every_page_quick_train_and_predict_an_upload(page, fresh_server, 
     prediction = page.get_by_test_id("stMetric").filter(has_text="Prediction")
     expect(prediction).to_be_visible(timeout=60_000)
     expect(prediction.get_by_test_id("stMetricValue")).to_have_text(str(label))
+    expect(page.get_by_test_id("stImage").first).to_be_visible()  # the preprocessing strip
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()  # the probability bars
+    page.wait_for_timeout(1500)  # let the images and charts paint before the screenshot
     shoot("03-predict")
 
     for title in EVERY_PAGE:
