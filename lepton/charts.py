@@ -107,7 +107,9 @@ def probability_bars(top: list[dict], language: str = DEFAULT_LANGUAGE) -> go.Fi
         text=[f"{item['probability']:.1%}" for item in ordered],
         textposition="auto",
     ))
+    # Class names such as "3" must stay labels, not become a numeric axis.
     figure.update_layout(xaxis=dict(range=[0, 1], tickformat=".0%"),
+                         yaxis=dict(type="category"),
                          margin=dict(l=10, r=10, t=10, b=10), height=40 + 28 * len(top))
     return figure
 

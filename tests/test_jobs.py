@@ -287,3 +287,23 @@ def test_training_lock_is_exclusive_within_one_process(lepton_home):
     assert (lepton_home / "training.lock").read_text() == "run 2"
     second.release()
     assert (lepton_home / "training.lock").read_text() == ""
+
+
+def test_memory_does_not_grow_across_ten_runs_in_one_process(store):
+    """Issue 3: ten consecutive small runs in one server process; Keras sessions are cleared."""
+    import gc
+
+    import psutil
+
+    process = psutil.Process()
+    rss = []
+    for seed in range(10):
+        run_id = store.create_run("mnist-5k", SMALL_MODEL.to_dict(),
+                                  TrainConfig(epochs=1, subset=300, batch_size=64,
+                                              seed=seed).to_dict())
+        assert execute_run(store, run_id)["status"] == "done"
+        gc.collect()
+        rss.append(process.memory_info().rss)
+    # The first runs warm caches (graphs, allocator pools); after that memory must plateau.
+    growth = rss[-1] - rss[2]
+    assert growth < 60 * 2**20, [f"{value / 2**20:.0f} MiB" for value in rss]

@@ -46,7 +46,11 @@ def test_visit_every_page_quick_train_and_predict_an_upload(page, fresh_server, 
     digit, label = held_out_digit()
     photo = tmp_path / "digit-photo.jpg"
     photo.write_bytes(realistic_upload(digit))
-    uploader.set_input_files(str(photo))
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n but the rest is not an image")
+    uploader.set_input_files([str(photo), str(broken)])
+    expect(page.get_by_test_id("stAlert").filter(has_text="broken.png")).to_be_visible(
+        timeout=60_000)  # the bad file gets its own error; the photo is still answered
     prediction = page.get_by_test_id("stMetric").filter(has_text="Prediction")
     expect(prediction).to_be_visible(timeout=60_000)
     expect(prediction.get_by_test_id("stMetricValue")).to_have_text(str(label))
