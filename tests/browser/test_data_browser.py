@@ -16,10 +16,17 @@ def open_page(page, title: str) -> None:
     expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=60_000)
 
 
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
 def import_file(page, path) -> None:
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
     expect(page.get_by_test_id("stFileChip").filter(has_text=path.name)).to_be_visible(
         timeout=30_000)
+    # The upload reruns the page; a click during that rerun can be lost, so let the rerun start
+    # and wait for it to end.
+    page.wait_for_timeout(500)
+    expect(page.locator(IDLE)).to_be_attached(timeout=60_000)
     page.get_by_role("button", name="Import").click()
 
 
