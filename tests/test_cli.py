@@ -75,23 +75,5 @@ def test_runs_lists_the_run(trained_home):
     assert [run["id"] for run in json.loads(result.stdout)["runs"]] == [document["run_id"]]
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["train", "--epochs", "-1"], "epochs"),
-    (["train", "--batch-size", "0"], "batch_size"),
-    (["train", "--learning-rate", "nan"], "learning_rate"),
-    (["train", "--filters", "32,x"], "filter"),
-    (["train", "--dataset", "imagenet"], "invalid choice"),
-    (["predict", "--run", "42", "x.png"], "no run 42"),
-    (["evaluate", "--run", "best"], "no finished run"),
-])
-def test_bad_arguments_exit_2_with_a_message(lepton_home, capsys, arguments, message):
-    from lepton.cli import main
-
-    try:
-        code = main([*arguments, "--json"])
-    except SystemExit as exit_:  # argparse's own errors
-        code = exit_.code
-    captured = capsys.readouterr()
-    assert code == 2
-    assert message.lower() in captured.err.lower()
-    assert captured.out == ""
+# Bad and hostile arguments (exit code 2, a message, nothing on stdout) are tested in
+# test_hostile_inputs.py::test_hostile_arguments_exit_2_with_a_clear_message.

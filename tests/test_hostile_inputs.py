@@ -187,6 +187,8 @@ def test_the_whole_corpus_through_the_command_line(trained_home, tmp_path):
     (["predict", "--top", "0", "x.png"], "expected a positive integer, got 0"),
     (["predict", "--run", "../../etc/passwd", "x.png"], "Expected a run id, 'latest' or 'best'"),
     (["predict", "--run", "-1", "x.png"], "There is no run -1"),
+    (["train", "--dataset", "imagenet"], "invalid choice"),
+    (["evaluate", "--run", "best"], "There is no finished run yet"),
 ])
 def test_hostile_arguments_exit_2_with_a_clear_message(lepton_home, capsys, arguments, message):
     from lepton.cli import main
