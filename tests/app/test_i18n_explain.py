@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from lepton import diagrams, ops, scaling
 from lepton.model import build_model
 from lepton.scaling_charts import scaling_chart
+from tests.app.language import keep_language, open_page
 
 APP = "../../app.py"
 TIMEOUT = 120
@@ -21,24 +22,9 @@ PAGES = {  # page → its English title
 }
 
 
-def open_page(page: str, language: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    at.session_state["language"] = language
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
 def rerun(at: AppTest, language: str) -> AppTest:
-    """Runs again in `language`.
-
-    Under AppTest (Streamlit 1.67) a run after a page switch executes the page alone, not
-    app.py, so the sidebar's language selector is not drawn and its value is dropped at the
-    end of that run; the language is set again before each run, as the selector would keep it.
-    """
-    at.session_state["language"] = language
-    at.run()
+    """Runs again in `language` (see `keep_language`)."""
+    keep_language(at, language).run()
     assert not at.exception, at.exception
     return at
 

@@ -13,6 +13,7 @@ from lepton.i18n import catalogue
 from lepton.model import build_model
 from lepton.registry import RunStore
 from lepton.training import TrainConfig
+from tests.app.language import keep_language, open_page
 from tests.conftest import SMALL_MODEL
 from tests.shape_images import shapes_zip
 
@@ -21,23 +22,6 @@ TIMEOUT = 120
 HAN = re.compile(r"[\u4e00-\u9fff]")
 TITLES = {"pages/predict.py": "Predict", "pages/evaluate.py": "Evaluate",
           "pages/data.py": "Data", "pages/optimize.py": "Optimize"}
-
-
-def open_page(page: str, language: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    at.session_state["language"] = language
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def in_chinese(at: AppTest) -> AppTest:
-    """Sets the language again before the next run: after `switch_page` AppTest runs the page
-    without app.py, so the sidebar's language widget is not drawn and Streamlit drops its
-    state at the end of each run."""
-    at.session_state["language"] = "zh"
-    return at
 
 
 def chinese(text: str) -> bool:
@@ -84,7 +68,7 @@ def digit_png() -> bytes:
 
 
 def test_predict_page_in_chinese_translates_steps_and_labels(finished_run):
-    at = in_chinese(open_page("pages/predict.py", "zh"))
+    at = keep_language(open_page("pages/predict.py", "zh"), "zh")
     at.file_uploader(key="uploads").set_value([
         ("broken.png", b"not an image", "image/png"),
         ("one.png", digit_png(), "image/png"),
@@ -109,10 +93,10 @@ def test_evaluate_page_in_chinese_shows_chinese_metrics(finished_run):
 
 
 def test_data_page_in_chinese_imports_and_reports(lepton_home):
-    at = in_chinese(open_page("pages/data.py", "zh"))
+    at = keep_language(open_page("pages/data.py", "zh"), "zh")
     at.file_uploader(key="data_upload").set_value(
         ("pets.zip", shapes_zip(per_class=8), "application/zip")).run()
-    in_chinese(at).radio(key="data_channels").set_value(3)
+    keep_language(at, "zh").radio(key="data_channels").set_value(3)
     at.button(key="data_import").click().run()
     assert not at.exception, at.exception
     assert not at.error, [error.value for error in at.error]
@@ -127,7 +111,7 @@ def test_data_page_in_chinese_imports_and_reports(lepton_home):
 
 
 def test_optimize_page_in_chinese_with_a_run(finished_run):
-    at = in_chinese(open_page("pages/optimize.py", "zh"))
+    at = keep_language(open_page("pages/optimize.py", "zh"), "zh")
     assert chinese(at.caption[-1].value)  # "not measured yet"
     at.multiselect(key="optimize_variants").set_value(["fp32"])
     at.select_slider(key="optimize_repeats").set_value(200)
