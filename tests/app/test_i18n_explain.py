@@ -11,8 +11,6 @@ from lepton.model import build_model
 from lepton.scaling_charts import scaling_chart
 from tests.app.language import keep_language, open_page
 
-APP = "../../app.py"
-TIMEOUT = 120
 HAN = re.compile(r"[\u4e00-\u9fff]")
 NUMBERS = re.compile(r"\[\[[^\]]*\]|\d+(?:\.\d+)?")
 PAGES = {  # page → its English title

@@ -17,8 +17,6 @@ from tests.app.language import keep_language, open_page
 from tests.conftest import SMALL_MODEL
 from tests.shape_images import shapes_zip
 
-APP = "../../app.py"
-TIMEOUT = 120
 HAN = re.compile(r"[\u4e00-\u9fff]")
 TITLES = {"pages/predict.py": "Predict", "pages/evaluate.py": "Evaluate",
           "pages/data.py": "Data", "pages/optimize.py": "Optimize"}
