@@ -12,6 +12,7 @@ import streamlit as st
 from lepton.costs import CostSettings, load_settings, save_settings
 from lepton.data import describe_datasets
 from lepton.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalogue, translate
+from lepton.imaging import BOX_SIZE, FIELD_SIZE
 from lepton.registry import RunStore, default_home
 
 DEFAULT_DATASET = os.environ.get("LEPTON_DATASET", "auto")
@@ -177,6 +178,16 @@ def runs_status_ui() -> None:
         st.info(t("common.run_training", id=running[0]["id"]), icon=":material/hourglass_top:")
     stored = "common.runs_stored_one" if len(runs) == 1 else "common.runs_stored_other"
     st.caption(t(stored, count=len(runs), folder=get_store().home))
+
+
+def preparation_text(kind: str, input_shape) -> str:
+    """What `lepton.imaging.preparer` does to a new picture of a dataset, in the chosen language:
+    "plain" resize, or the MNIST-style digit recipe."""
+    height, width, channels = (int(side) for side in input_shape)
+    if kind == "plain":
+        colour = t("predict.colour_grayscale" if channels == 1 else "predict.colour_rgb")
+        return t("predict.preparation_plain", width=width, height=height, colour=colour)
+    return t("predict.preparation_digit", box=BOX_SIZE, field=FIELD_SIZE)
 
 
 def run_label(run: dict) -> str:

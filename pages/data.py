@@ -7,7 +7,6 @@ import streamlit as st
 
 from lepton import charts
 from lepton.data import custom_manifest, delete_dataset, describe_datasets, sample_strips
-from lepton.imaging import BOX_SIZE, FIELD_SIZE
 from lepton.importer import (
     MAX_UPLOAD_BYTES,
     DatasetImportError,
@@ -15,7 +14,7 @@ from lepton.importer import (
     import_npz,
     import_zip,
 )
-from pages.common import get_dataset, get_store, language, t
+from pages.common import get_dataset, get_store, language, preparation_text, t
 
 SIZES = (16, 24, 28, 32, 48, 64, 96, 128)
 CHANNELS = {1: "data.grayscale", 3: "data.rgb"}  # channels → catalogue key of its name
@@ -60,16 +59,6 @@ def importer_text(text: str) -> str:
         if match:
             return t(key, **match.groupdict())
     return text
-
-
-def preparation_text(kind: str, input_shape) -> str:
-    """What `lepton.imaging.preparer` does to a picture of this dataset, in the chosen language
-    (the same catalogue texts as the Predict page)."""
-    height, width, channels = (int(side) for side in input_shape)
-    if kind == "plain":
-        colour = t("predict.colour_grayscale" if channels == 1 else "predict.colour_rgb")
-        return t("predict.preparation_plain", width=width, height=height, colour=colour)
-    return t("predict.preparation_digit", box=BOX_SIZE, field=FIELD_SIZE)
 
 
 def import_ui() -> None:

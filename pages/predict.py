@@ -9,12 +9,20 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from lepton import charts, explain
-from lepton.imaging import BOX_SIZE, FIELD_SIZE, ImageError, preparer, preprocess_image
+from lepton.imaging import ImageError, preparer, preprocess_image
 from lepton.inference import top_k
 from lepton.jobs import TrainingBusy
 from lepton.model import ModelConfig
 from lepton.training import fast_config
-from pages.common import get_jobs, get_predictor, get_store, language, run_label, t
+from pages.common import (
+    get_jobs,
+    get_predictor,
+    get_store,
+    language,
+    preparation_text,
+    run_label,
+    t,
+)
 
 QUICK_TRAIN = fast_config(epochs=5)  # ~10 s on 2 cores, ≈96 % on the embedded digits
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
@@ -41,15 +49,6 @@ def step_caption(label: str) -> str:
         if match:
             return t(key, **match.groupdict())
     return label
-
-
-def preparation_text(kind: str, input_shape) -> str:
-    """What `lepton.imaging.preparer` does to a new picture, in the chosen language."""
-    height, width, channels = (int(side) for side in input_shape)
-    if kind == "plain":
-        colour = t("predict.colour_grayscale" if channels == 1 else "predict.colour_rgb")
-        return t("predict.preparation_plain", width=width, height=height, colour=colour)
-    return t("predict.preparation_digit", box=BOX_SIZE, field=FIELD_SIZE)
 
 
 def quick_train_ui() -> None:

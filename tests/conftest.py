@@ -54,3 +54,18 @@ def empty_keras_home(tmp_path, monkeypatch):
     # Keras reads KERAS_HOME once, at import: the environment variable alone does not reach it.
     monkeypatch.setattr(keras_config, "_KERAS_DIR", str(keras_home))
     return keras_home
+
+
+@pytest.fixture
+def finished_run(lepton_home):
+    """A done run whose model.keras is SMALL_MODEL untrained, for pages that need no accuracy."""
+    from lepton.model import build_model
+    from lepton.training import TrainConfig
+
+    store = RunStore(lepton_home)
+    run_id = store.create_run("mnist-5k", SMALL_MODEL.to_dict(), TrainConfig().to_dict())
+    model_path = store.run_folder(run_id) / "model.keras"
+    build_model(SMALL_MODEL).save(model_path)
+    store.update_run(run_id, status="done", model_path=str(model_path),
+                     metrics={"test_accuracy": 0.1})
+    return store.get_run(run_id)

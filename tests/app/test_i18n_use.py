@@ -10,11 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from lepton.export import VARIANT_NOTES
 from lepton.i18n import catalogue
-from lepton.model import build_model
-from lepton.registry import RunStore
-from lepton.training import TrainConfig
 from tests.app.language import keep_language, open_page
-from tests.conftest import SMALL_MODEL
 from tests.shape_images import shapes_zip
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -33,18 +29,6 @@ def figure_texts(at: AppTest, key: str) -> list[str]:
     titles = [layout.get(part, {}).get("title", {}) for part in ("xaxis", "yaxis")]
     titles.append(layout.get("title", {}))
     return [title["text"] for title in titles if title.get("text")]
-
-
-@pytest.fixture
-def finished_run(lepton_home):
-    """A done run whose model.keras is SMALL_MODEL untrained: the pages need no accuracy."""
-    store = RunStore(lepton_home)
-    run_id = store.create_run("mnist-5k", SMALL_MODEL.to_dict(), TrainConfig().to_dict())
-    model_path = store.run_folder(run_id) / "model.keras"
-    build_model(SMALL_MODEL).save(model_path)
-    store.update_run(run_id, status="done", model_path=str(model_path),
-                     metrics={"test_accuracy": 0.1})
-    return store.get_run(run_id)
 
 
 @pytest.mark.parametrize("page", list(TITLES))

@@ -4,10 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lepton.export import VARIANTS, load_measurements
-from lepton.model import build_model
 from lepton.registry import RunStore
-from lepton.training import TrainConfig
-from tests.conftest import SMALL_MODEL
 
 APP = "../../app.py"
 PAGE = "pages/optimize.py"
@@ -26,18 +23,6 @@ def open_page() -> AppTest:
     assert not at.exception, at.exception
     assert at.title[0].value == "Optimize"
     return at
-
-
-@pytest.fixture
-def finished_run(lepton_home):
-    """A done run whose model.keras is SMALL_MODEL untrained: the page needs no accuracy."""
-    store = RunStore(lepton_home)
-    run_id = store.create_run("mnist-5k", SMALL_MODEL.to_dict(), TrainConfig().to_dict())
-    model_path = store.run_folder(run_id) / "model.keras"
-    build_model(SMALL_MODEL).save(model_path)
-    store.update_run(run_id, status="done", model_path=str(model_path),
-                     metrics={"test_accuracy": 0.1})
-    return store.get_run(run_id)
 
 
 def test_without_runs_the_page_says_to_train_first(lepton_home):
