@@ -16,6 +16,7 @@ from lepton.imaging import (
     MAX_PIXELS,
     ImageError,
     Preprocessed,
+    _median,
     load_image,
     preprocess_image,
 )
@@ -240,6 +241,106 @@ def test_large_picture_is_fast_and_reduced_for_display():
     assert result.steps[0].image.size <= 3 * 2_000_000
     reference = preprocess_image(encode(seven(), "PNG"))
     assert best_shifted_correlation(ink_of(result), ink_of(reference)) > 0.9
+
+
+@pytest.mark.parametrize("size, working_shape", [
+    ((1600, 1200), (1200, 1600, 3)),  # under WORKING_MAX_PIXELS: decoded in full
+    ((2400, 1800), (900, 1200, 3)),  # 1/2 scale: the size box-reducing by 2 gives
+    ((4032, 3024), (756, 1008, 3)),  # a 12 MP phone photo at 1/4 scale (box-reducing: 1/3)
+], ids=["1.9MP", "4.3MP", "12MP"])
+def test_large_jpeg_is_drafted_and_matches_a_full_decode(size, working_shape):
+    width, height = size
+    box = (0.35 * width, 0.27 * height, 0.65 * width, 0.73 * height)
+    data = encode(seven(size=size, box=box, width=width // 25), "JPEG", quality=90)
+    drafted = preprocess_image(data)
+    full = preprocess_image(Image.open(io.BytesIO(data)))  # a caller's PIL image: full decode
+    assert drafted.steps[0].image.shape == working_shape
+    assert drafted.source_size == full.source_size == size  # the upload's size, not the draft's
+    assert drafted.inverted == full.inverted
+    assert [step.label for step in drafted.steps] == [step.label for step in full.steps]
+    assert np.abs(ink_of(drafted) - ink_of(full)).max() < 0.1
+    assert np.corrcoef(ink_of(drafted).ravel(), ink_of(full).ravel())[0, 1] > 0.999
+
+
+@pytest.mark.parametrize("orientation, stored_from_upright", [
+    (3, Image.Transpose.ROTATE_180),
+    (6, Image.Transpose.ROTATE_90),  # how phones store a portrait shot
+    (8, Image.Transpose.ROTATE_270),
+])
+def test_drafted_jpeg_keeps_its_exif_orientation(orientation, stored_from_upright):
+    # Guards the draft's size bookkeeping: the picture is turned after the reduced decode, so
+    # source_size must come from the full stored size, swapped for the 90° orientations.
+    upright = Image.new("RGB", (4000, 3000), WHITE)  # what the viewer sees: bar, block on right
+    draw = ImageDraw.Draw(upright)
+    draw.rectangle((800, 1400, 3200, 1600), fill=BLACK)
+    draw.rectangle((2600, 1100, 3200, 1900), fill=BLACK)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(upright.transpose(stored_from_upright), "JPEG", exif=exif.tobytes(),
+                  quality=90)
+    result = preprocess_image(data)
+    assert result.source_size == (4000, 3000)
+    assert result.steps[0].image.shape == (750, 1000, 3)
+    full = preprocess_image(Image.open(io.BytesIO(data)))
+    assert np.abs(ink_of(result) - ink_of(full)).max() < 0.1
+    rows, columns = ink_extent(ink_of(result))
+    assert columns > rows
+    assert ink_of(result)[:, 14:].sum() > ink_of(result)[:, :14].sum()
+
+
+def test_small_jpeg_is_decoded_in_full():
+    data = realistic_upload(mnist_digit(5)[0], size=(816, 612))
+    result = preprocess_image(data)
+    assert result.steps[0].image.shape == (612, 816, 3)
+    np.testing.assert_array_equal(result.input,
+                                  preprocess_image(Image.open(io.BytesIO(data))).input)
+
+
+def float_picture(data: bytes) -> Image.Image:
+    """The same grayscale levels as a 32-bit float picture, which takes the per-pixel path."""
+    return Image.fromarray(np.asarray(Image.open(io.BytesIO(data)).convert("L"), np.float32))
+
+
+@pytest.mark.parametrize("data", [
+    realistic_upload(mnist_digit(1207)[0], seed=1),
+    realistic_upload(mnist_digit(3311)[0], size=(400, 520), fmt="PNG", seed=2),
+    encode(seven(ink=(190, 190, 190), paper=(235, 235, 235)), "JPEG"),
+    encode(seven(ink=WHITE, paper=BLACK), "PNG"),
+], ids=["photo-jpeg", "photo-png", "faint-pencil", "light-on-dark"])
+def test_level_counts_give_exactly_the_per_pixel_results(data):
+    """8-bit pictures are measured by counting their 256 levels; float pictures pixel by pixel.
+
+    The reference: the same levels as an "F" picture. Every step must be identical.
+    """
+    counted = preprocess_image(Image.open(io.BytesIO(data)).convert("L"))
+    per_pixel = preprocess_image(float_picture(data))
+    assert counted.inverted == per_pixel.inverted
+    np.testing.assert_array_equal(counted.input, per_pixel.input)
+    assert [step.label for step in counted.steps] == [step.label for step in per_pixel.steps]
+    for fast, reference in zip(counted.steps, per_pixel.steps):
+        np.testing.assert_array_equal(fast.image, reference.image)
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 50, 1001])
+def test_median_of_level_counts_is_numpys_median(size):
+    values = np.random.default_rng(size).integers(0, 256, size).astype(np.uint8)
+    counts = np.bincount(values, minlength=256)
+    levels = np.arange(256, dtype=np.float32)
+    middle = np.median(values)
+    assert _median(levels, counts) == middle
+    assert _median(np.abs(levels - middle), counts) == np.median(np.abs(values - middle))
+
+
+def test_dust_is_removed_identically_by_both_paths():
+    dusty = seven(size=(400, 400)).convert("L")
+    draw = ImageDraw.Draw(dusty)
+    for corner in ((385, 385), (12, 380), (370, 20)):
+        draw.ellipse((*corner, corner[0] + 3, corner[1] + 3), fill=0)
+    data = encode(dusty, "PNG")
+    counted, per_pixel = preprocess_image(data), preprocess_image(float_picture(data))
+    np.testing.assert_array_equal(counted.input, per_pixel.input)
+    background = {step.label: step.image for step in counted.steps}["background removed"]
+    assert background[380:, 380:].max() == 0  # the specks are gone from the displayed step
 
 
 def test_extremely_thin_picture_with_ink():
