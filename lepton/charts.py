@@ -6,8 +6,11 @@ hover texts come from the "charts" section of the message catalogues.
 
 from __future__ import annotations
 
+import statistics
+
 import plotly.graph_objects as go
 
+from lepton.curves import downsample, per_batch_values, smooth
 from lepton.i18n import DEFAULT_LANGUAGE, catalogue, translate
 
 HOVER_LAYOUT = dict(hovermode="x unified", margin=dict(l=10, r=10, t=40, b=10), height=320)
@@ -32,23 +35,43 @@ def _epoch_axis(language: str) -> dict:
     return dict(title=_text("epoch", language), dtick=1)
 
 
-def batch_curve(batches: list[dict], steps_per_epoch: int | None = None,
+MAX_POINTS = 400  # per trace: beyond this a browser redraws for nothing the eye can see
+
+
+def batch_curve(batches: list[dict], batch_size: int, samples_per_epoch: int,
+                steps_per_epoch: int | None = None, smoothing: float = 0.6,
+                max_points: int = MAX_POINTS,
                 language: str = DEFAULT_LANGUAGE) -> go.Figure:
-    """Per-batch training loss and accuracy against the global step."""
+    """Training loss and accuracy of each batch (derived from Keras' running means) against the
+    global step: raw values faint, TensorBoard-style smoothed values solid.
+
+    Each point is one batch, or one execution of `steps_per_execution` batches; at most
+    `max_points` evenly spread points are drawn per trace (smoothing uses them all).
+    """
+    values = per_batch_values(batches, batch_size, samples_per_epoch)
     steps = steps_per_epoch or max((row["step"] for row in batches), default=1)
-    x = [(row["epoch"] - 1) * steps + row["step"] for row in batches]
-    loss, accuracy = _metric_name("loss", language), _metric_name("accuracy", language)
+    keep = downsample(len(values), max_points)
+    x = [(values[index]["epoch"] - 1) * steps + values[index]["step"] for index in keep]
     figure = go.Figure()
-    figure.add_scatter(x=x, y=[row["loss"] for row in batches], name=loss, mode="lines")
-    figure.add_scatter(x=x, y=[row["accuracy"] for row in batches], name=accuracy,
-                       mode="lines", yaxis="y2")
+    for metric, axis, colour in (("loss", "y", "#1f77b4"), ("accuracy", "y2", "#ff7f0e")):
+        raw = [row[metric] for row in values]
+        smoothed = smooth(raw, smoothing)
+        name = _metric_name(metric, language)
+        figure.add_scatter(x=x, y=[raw[index] for index in keep], mode="lines", yaxis=axis,
+                           name=_text("trace_raw", language, metric=name),
+                           line=dict(color=colour, width=1), opacity=0.3)
+        figure.add_scatter(x=x, y=[smoothed[index] for index in keep], mode="lines", yaxis=axis,
+                           name=_text("trace_smoothed", language, metric=name),
+                           line=dict(color=colour, width=2))
+    loss, accuracy = _metric_name("loss", language), _metric_name("accuracy", language)
     figure.update_layout(
-        title=_text("batch_title", language),
+        title=_text("batch_title", language, smoothing=f"{smoothing:g}"),
         xaxis_title=_text("step", language),
         yaxis=dict(title=loss),
         yaxis2=dict(title=accuracy, overlaying="y", side="right", range=[0, 1],
                     tickmode="auto", tickformat=".0%", showgrid=False),
-        **HOVER_LAYOUT,
+        legend=dict(orientation="h", yanchor="top", y=-0.2),
+        **{**HOVER_LAYOUT, "height": 360},
     )
     return figure
 
@@ -82,11 +105,21 @@ def add_epoch_traces(figure: go.Figure, epochs: list[dict], metric: str, name: s
 
 
 def throughput_curve(epochs: list[dict], language: str = DEFAULT_LANGUAGE) -> go.Figure:
-    """Training samples per second, epoch by epoch."""
+    """Training samples per second, epoch by epoch; the first epoch, which also traces the
+    graph, drawn apart and left out of the steady-state line."""
     samples_per_second = _text("samples_per_second", language)
     figure = go.Figure()
-    figure.add_bar(x=[row["epoch"] for row in epochs],
-                   y=[row["samples_per_second"] for row in epochs], name=samples_per_second)
+    first, later = epochs[:1], epochs[1:]
+    figure.add_bar(x=[row["epoch"] for row in first],
+                   y=[row["samples_per_second"] for row in first],
+                   name=_text("first_epoch", language), marker_color="#c7c7c7")
+    figure.add_bar(x=[row["epoch"] for row in later],
+                   y=[row["samples_per_second"] for row in later],
+                   name=samples_per_second, marker_color="#1f77b4")
+    if later:
+        steady = statistics.median(row["samples_per_second"] for row in later)
+        figure.add_hline(y=steady, line_dash="dot",
+                         annotation_text=_text("steady_state", language, value=f"{steady:,.0f}"))
     figure.update_layout(title=_text("throughput_title", language),
                          xaxis=_epoch_axis(language), yaxis_title=samples_per_second,
                          **HOVER_LAYOUT)

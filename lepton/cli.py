@@ -1,4 +1,4 @@
-"""Command line: python -m lepton {datasets,train,evaluate,predict,export,runs} [--json].
+"""Command line: python -m lepton {datasets,train,evaluate,predict,export,calibrate,runs} [--json].
 
 `datasets` lists; `datasets import PATH --name NAME` imports a .zip or .npz; `datasets delete NAME`.
 """
@@ -10,7 +10,6 @@ import contextlib
 import json
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from lepton.data import DATASET_NAMES
@@ -88,25 +87,36 @@ def build_parser() -> argparse.ArgumentParser:
     datasets.add_argument("--overwrite", action="store_true",
                           help="import: replace an imported dataset of the same name")
 
-    train = command("train", "train a CNN and store the run")
+    train = command(
+        "train", "train a CNN and store the run. With no recipe flags it trains exactly the "
+                 "Train page's default recipe (this host's calibrated or safe execution settings, "
+                 "mild augmentation, cosine decay; see `--recipe`); each flag given overrides "
+                 "one setting of the chosen recipe.")
     train.add_argument("--dataset", type=_dataset_name, default="auto",
                        help=f"{', '.join(DATASET_NAMES)} or an imported dataset's name")
-    train.add_argument("--epochs", type=int, default=5)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--optimizer", default="adam")
-    train.add_argument("--validation-split", type=float, default=0.1)
-    train.add_argument("--subset", type=int, default=None, help="training samples to keep")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--precision", default="float32",
-                       help="float32 (the article's) or mixed_bfloat16 (faster on AMX/BF16 CPUs)")
-    train.add_argument("--filters", type=_filters, default=(32, 64),
-                       help="filters per conv block, e.g. 32,64 (1 to 3 blocks)")
-    train.add_argument("--kernel-size", type=int, default=3)
-    train.add_argument("--pooling", default="max", help="max or avg")
-    train.add_argument("--dense-units", type=int, default=128)
-    train.add_argument("--dropout", type=float, default=0.0)
-    train.add_argument("--activation", default="relu", help="relu, sigmoid or tanh")
+    train.add_argument("--recipe", default="default",
+                       help="default: Lepton's (as the Train page); article: the article's script "
+                            "as printed (float32, batch 32, Adam 0.001, 5 epochs, no augmentation)")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--optimizer", help="adam, sgd or rmsprop")
+    train.add_argument("--validation-split", type=float)
+    train.add_argument("--subset", type=int, help="training samples to keep")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--precision", help="float32 or mixed_bfloat16")
+    train.add_argument("--steps-per-execution", type=int,
+                       help="training steps per call into the compiled graph")
+    train.add_argument("--threads", type=int, help="TensorFlow intra-op threads (0 = default)")
+    train.add_argument("--augmentation", help="none or mild (random shifts, rotation, zoom)")
+    train.add_argument("--schedule", help="constant or cosine (learning-rate decay)")
+    train.add_argument("--filters", type=_filters, help="filters per conv block, e.g. 32,64 "
+                                                        "(1 to 3 blocks; default 32,64)")
+    train.add_argument("--kernel-size", type=int, help="default 3")
+    train.add_argument("--pooling", help="max (default) or avg")
+    train.add_argument("--dense-units", type=int, help="default 128")
+    train.add_argument("--dropout", type=float, help="default 0")
+    train.add_argument("--activation", help="relu (default), sigmoid or tanh")
 
     evaluate = command("evaluate", "evaluate a stored run on a test set")
     evaluate.add_argument("--run", default="latest", help="run id, latest or best")
@@ -124,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated: fp32, fp16, int8-dynamic, int8-full")
     export.add_argument("--repeats", type=_positive_int, default=1000,
                         help="single-image latency samples per variant")
+
+    calibrate = command("calibrate", "find this host's fastest execution settings (precision, "
+                                     "batch size, steps per execution, threads, input pipeline) "
+                                     "by measurement; the winner becomes the default recipe's")
+    calibrate.add_argument("--quick", action="store_true", help="a few settings, fewer epochs")
 
     command("runs", "list stored runs")
     return parser
@@ -183,44 +198,45 @@ def cmd_datasets(args, store) -> int:
     return EXIT_OK
 
 
+TRAIN_FLAGS = {  # --flag's attribute → TrainConfig field
+    "optimizer": "optimizer", "learning_rate": "learning_rate", "batch_size": "batch_size",
+    "epochs": "epochs", "validation_split": "validation_split", "seed": "seed",
+    "subset": "subset", "precision": "precision", "steps_per_execution": "steps_per_execution",
+    "threads": "threads", "augmentation": "augmentation", "schedule": "schedule",
+}
+MODEL_FLAGS = {"filters": "filters", "kernel_size": "kernel_size", "pooling": "pooling",
+               "dense_units": "dense_units", "dropout": "dropout_rate",
+               "activation": "activation"}
+
+
+def _given(args, flags: dict) -> dict:
+    return {field: getattr(args, flag) for flag, field in flags.items()
+            if getattr(args, flag) is not None}
+
+
 def cmd_train(args, store) -> int:
-    from lepton.jobs import TrainingLock, execute_run
+    from lepton.jobs import JobManager
     from lepton.model import ModelConfig
-    from lepton.training import TrainConfig
+    from lepton.recipes import recipe_config
 
     try:
-        model_config = ModelConfig(
-            filters=args.filters, kernel_size=args.kernel_size, pooling=args.pooling,
-            dense_units=args.dense_units, dropout_rate=args.dropout, activation=args.activation,
-        )
-        train_config = TrainConfig(
-            optimizer=args.optimizer, learning_rate=args.learning_rate,
-            batch_size=args.batch_size, epochs=args.epochs,
-            validation_split=args.validation_split, seed=args.seed, subset=args.subset,
-            precision=args.precision,
-        )
-    except ValueError as error:
+        model_config = ModelConfig(**_given(args, MODEL_FLAGS))
+        train_config = recipe_config(args.recipe, store.home, **_given(args, TRAIN_FLAGS))
+    except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
-    lock = TrainingLock(store.home)
-    lock.acquire("started from the command line")
-    stop = threading.Event()
-    previous_handler = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    jobs = JobManager(store)
+    run_id = jobs.start(args.dataset, model_config, train_config)
+    _progress(f"run {run_id}: training on {args.dataset} in worker process {jobs.pid} "
+              f"({args.recipe} recipe; Ctrl-C stops after the current batch)")
+    previous_handler = signal.signal(signal.SIGINT, lambda *_: jobs.stop(run_id))
     try:
-        run_id = store.create_run(args.dataset, model_config.to_dict(), train_config.to_dict())
-        _progress(f"run {run_id}: training on {args.dataset} (Ctrl-C stops after this batch)")
-
-        def report(event: dict) -> None:
-            if event["type"] == "epoch":
-                _progress(
-                    f"epoch {event['epoch']}/{train_config.epochs}: loss {event['loss']:.4f}, "
-                    f"accuracy {event['accuracy']:.4f}, {event['seconds']:.1f} s, "
-                    f"{event['samples_per_second']:,.0f} samples/s"
-                )
-
-        run = execute_run(store, run_id, should_stop=stop.is_set, on_event=report)
+        reported = 0
+        while not jobs.wait(0.25):
+            reported = _report_epochs(store, run_id, train_config.epochs, reported)
+        _report_epochs(store, run_id, train_config.epochs, reported)
     finally:
         signal.signal(signal.SIGINT, previous_handler)
-        lock.release()
+    run = store.get_run(run_id)
     metrics, timings = run["metrics"], run["timings"]
     epochs_done = timings.get("epochs_done") or 0
     document = {
@@ -235,6 +251,9 @@ def cmd_train(args, store) -> int:
         "wall_seconds": timings.get("wall_seconds"),
         "cpu_seconds": timings.get("cpu_seconds"),
         "samples_per_second": timings.get("samples_per_second"),
+        "steady_samples_per_second": timings.get("steady_samples_per_second"),
+        "recipe": args.recipe,
+        "train_config": run["train_config"],
         "seconds_per_epoch": (timings["train_seconds"] / epochs_done) if epochs_done else None,
         "peak_rss_bytes": timings.get("peak_rss_bytes"),
         "params": metrics.get("params"),
@@ -251,6 +270,16 @@ def cmd_train(args, store) -> int:
         )
     _emit(args, document, lines)
     return EXIT_OK if run["status"] == "done" else EXIT_FAILURE
+
+
+def _report_epochs(store, run_id: int, epochs: int, reported: int) -> int:
+    """Prints the epochs finished since the last call; returns how many are printed now."""
+    rows = store.epochs(run_id, after=reported)
+    for row in rows:
+        _progress(f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f}, accuracy "
+                  f"{row['accuracy']:.4f}, {row['seconds']:.1f} s, "
+                  f"{row['samples_per_second']:,.0f} samples/s")
+    return reported + len(rows)
 
 
 def _resolve(store, reference: str) -> dict:
@@ -287,6 +316,8 @@ def cmd_evaluate(args, store) -> int:
 
 
 def cmd_predict(args, store) -> int:
+    import time
+
     import numpy as np
 
     from lepton.imaging import preparer
@@ -297,13 +328,18 @@ def cmd_predict(args, store) -> int:
     predictor = predictor_for(run["model_path"], convert_missing=True)
     prepare, _ = preparer(run["metrics"].get("preprocessing", "digit"),
                           run["model_config"].get("input_shape", (28, 28, 1)))
+    # One call first: tracing (Keras) or the first invoke (LiteRT) is set-up, not a file's cost.
+    predictor(np.zeros((1, *predictor.input_shape), np.float32))
     predictions = []
     for path in args.files:
         entry = {"file": str(path), "label": None, "confidence": None, "probabilities": None,
                  "top": None, "error": None}
         try:
-            image = prepare(path.read_bytes())
+            data = path.read_bytes()
+            started = time.perf_counter()  # after the read: decode + preprocess + inference
+            image = prepare(data)
             probabilities = predictor(image.input[np.newaxis])[0]
+            latency_ms = (time.perf_counter() - started) * 1000
         except (OSError, ValueError) as error:
             entry["error"] = str(error)
         else:
@@ -311,12 +347,13 @@ def cmd_predict(args, store) -> int:
             entry.update(
                 label=best[0]["class"], confidence=best[0]["probability"],
                 probabilities={name: float(p) for name, p in zip(class_names, probabilities)},
-                top=best,
+                top=best, latency_ms=round(latency_ms, 3),
             )
         predictions.append(entry)
     lines = [
         f"{item['file']}: error: {item['error']}" if item["error"]
-        else f"{item['file']}: {item['label']} ({item['confidence']:.1%})"
+        else f"{item['file']}: {item['label']} ({item['confidence']:.1%}) in "
+             f"{item['latency_ms']:.1f} ms"
         for item in predictions
     ]
     _emit(args, {"run_id": run["id"], "predictions": predictions}, lines)
@@ -365,6 +402,14 @@ def cmd_export(args, store) -> int:
     return EXIT_OK if all(row["error"] is None for row in rows) else EXIT_FAILURE
 
 
+def cmd_calibrate(args, store) -> int:
+    from lepton import fastpath
+
+    arguments = ["calibrate", "--home", str(store.home)]
+    arguments += ["--quick"] * args.quick + ["--json"] * args.json
+    return fastpath.main(arguments)
+
+
 def cmd_runs(args, store) -> int:
     runs = store.list_runs()
     rows = [
@@ -388,7 +433,8 @@ def cmd_runs(args, store) -> int:
 
 
 COMMANDS = {"datasets": cmd_datasets, "train": cmd_train, "evaluate": cmd_evaluate,
-            "predict": cmd_predict, "export": cmd_export, "runs": cmd_runs}
+            "predict": cmd_predict, "export": cmd_export, "calibrate": cmd_calibrate,
+            "runs": cmd_runs}
 
 
 def main(argv: list[str] | None = None) -> int:

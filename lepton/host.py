@@ -21,17 +21,18 @@ def cpu_model() -> str:
 
 
 def cpu_flags() -> set[str]:
+    """The CPU's feature flags: the "flags" line on x86, "Features" on ARM."""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("flags"):
+            if line.startswith(("flags", "Features")):
                 return set(line.split(":", 1)[1].split())
     return set()
 
 
 def bfloat16_fast() -> bool:
-    """True when the CPU computes bfloat16 natively (AMX or AVX512-BF16): mixed precision pays."""
-    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
+    """True when the CPU computes bfloat16 natively (AMX, AVX512-BF16 or ARM BF16)."""
+    return bool({"amx_bf16", "avx512_bf16", "bf16"} & cpu_flags())
 
 
 def _version(package: str) -> str:

@@ -1,4 +1,8 @@
-"""Runs a training end to end into the run store, in the foreground or in one background worker."""
+"""Runs a training end to end into the run store; `JobManager` runs each one in its own process.
+
+The Streamlit server never trains: a page rerun shares the server's interpreter (and its GIL)
+with whatever runs there, and would slow a training thread 5–10× while someone watches it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import fcntl
 import gc
 import math
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +20,7 @@ from pathlib import Path
 
 from lepton.costs import read_rapl_joules
 from lepton.model import ModelConfig, layer_table
-from lepton.registry import RunStore
+from lepton.registry import ACTIVE_STATUSES, RunStore
 from lepton.training import TrainConfig
 
 BATCH_FLUSH_SECONDS = 0.5  # how often per-batch points reach the store (and so the live charts)
@@ -47,6 +54,29 @@ class TrainingLock:
         handle.write(run_hint)
         handle.flush()
         self._file = handle
+
+    def hand_over(self) -> int:
+        """The lock's file descriptor, for a child process to inherit (`subprocess` pass_fds).
+
+        An flock belongs to the open file, not the process: once the child holds the inherited
+        descriptor, `forget` closes ours and the lock lives exactly as long as the child.
+        """
+        if self._file is None:
+            raise RuntimeError("Acquire the training lock before handing it over.")
+        return self._file.fileno()
+
+    def forget(self) -> None:
+        """Closes this process's handle without unlocking (the child holds the lock now)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    @classmethod
+    def adopt(cls, home: Path, descriptor: int) -> TrainingLock:
+        """The lock a parent process handed over, in the child."""
+        lock = cls(home)
+        lock._file = os.fdopen(descriptor, "a+")
+        return lock
 
     def release(self) -> None:
         if self._file is not None:
@@ -201,26 +231,34 @@ def _finite(values: dict) -> dict:
     }
 
 
-class JobManager:
-    """Owns the one background training worker of a process (the app holds one per server).
+WORKER_EXIT_REASONS = {  # how the supervisor describes a worker that died without a last word
+    -signal.SIGKILL: "the training process was killed (SIGKILL)",
+    -signal.SIGTERM: "the training process was terminated (SIGTERM)",
+}
 
-    The worker thread never touches the UI: it writes to the run store, which pages poll.
+
+class JobManager:
+    """Starts trainings in their own worker process (`python -m lepton.worker`) and watches them.
+
+    One training at a time per `LEPTON_HOME`: this process takes the training lock, hands it to
+    the worker and keeps a pipe to it; if this process dies, the worker sees the pipe close and
+    stops within a second. The worker writes everything to the run store, which pages poll.
     """
 
     def __init__(self, store: RunStore):
         self.store = store
         self._lock = threading.Lock()
-        self._training_lock = TrainingLock(store.home)
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._process: subprocess.Popen | None = None
+        self._supervisor: threading.Thread | None = None
         self.run_id: int | None = None
 
     @property
     def busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """True while this manager's worker (or its supervisor's last write) is still going."""
+        return self._supervisor is not None and self._supervisor.is_alive()
 
     def start(self, dataset: str, model_config: ModelConfig, train_config: TrainConfig) -> int:
-        """Queues a run and starts training it in the background; returns its id.
+        """Queues a run and starts training it in a new worker process; returns its id.
 
         Raises:
             TrainingBusy: a training is already running on this host (this process or another).
@@ -230,38 +268,79 @@ class JobManager:
                 raise TrainingBusy(
                     f"Run {self.run_id} is still training. Stop it or wait until it finishes."
                 )
-            self._training_lock.acquire(f"started by process {os.getpid()}")
+            lock = TrainingLock(self.store.home)
+            lock.acquire(f"started by process {os.getpid()}")
             try:
                 run_id = self.store.create_run(dataset, model_config.to_dict(),
                                                train_config.to_dict())
+                self._process = self._spawn(run_id, lock)
             except Exception:
-                self._training_lock.release()
+                lock.release()
                 raise
-            self._stop.clear()
+            lock.forget()  # the worker holds the lock now; it ends with the worker
             self.run_id = run_id
-            self._thread = threading.Thread(
-                target=self._work, args=(run_id,), name=f"lepton-train-{run_id}", daemon=True
+            self._supervisor = threading.Thread(
+                target=self._supervise, args=(run_id, self._process),
+                name=f"lepton-supervise-{run_id}", daemon=True,
             )
-            self._thread.start()
+            self._supervisor.start()
             return run_id
 
-    def _work(self, run_id: int) -> None:
-        try:
-            execute_run(self.store, run_id, should_stop=self._stop.is_set)
-        finally:
-            self._training_lock.release()
+    def _spawn(self, run_id: int, lock: TrainingLock) -> subprocess.Popen:
+        descriptor = lock.hand_over()
+        log_path = self.store.run_folder(run_id) / "worker.log"
+        environment = {**os.environ, "LEPTON_HOME": str(self.store.home),
+                       "LEPTON_LOCK_FD": str(descriptor), "PYTHONUNBUFFERED": "1"}
+        project = str(Path(__file__).resolve().parent.parent)
+        environment["PYTHONPATH"] = os.pathsep.join(
+            part for part in (project, environment.get("PYTHONPATH", "")) if part
+        )
+        with open(log_path, "ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "lepton.worker", str(run_id)],
+                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                pass_fds=(descriptor,), env=environment,
+                # Its own session: a Ctrl-C meant for the app or the CLI reaches the worker
+                # as a stop request through them, not as a signal that kills it mid-write.
+                start_new_session=True,
+            )
 
-    def stop(self) -> bool:
-        """Asks the running training to stop after its current batch; False if none runs."""
-        if not self.busy:
+    def _supervise(self, run_id: int, process: subprocess.Popen) -> None:
+        code = process.wait()
+        if process.stdin:
+            process.stdin.close()
+        run = self.store.get_run(run_id)
+        if run is not None and run["status"] in ACTIVE_STATUSES:
+            reason = WORKER_EXIT_REASONS.get(
+                code, f"the training process exited with code {code} before it finished; "
+                      f"see {self.store.run_folder(run_id) / 'worker.log'}"
+            )
+            self.store.update_run(run_id, status="interrupted", reason=reason,
+                                  progress={"stage": "interrupted"})
+
+    def stop(self, run_id: int | None = None) -> bool:
+        """Asks a training to stop after its current batch (this manager's by default).
+
+        Works for a run started by any process on this host: the request goes through the
+        store. Returns False when that run is not active.
+        """
+        run_id = self.run_id if run_id is None else run_id
+        if run_id is None:
             return False
-        self._stop.set()
+        run = self.store.get_run(run_id)
+        if run is None or run["status"] not in ACTIVE_STATUSES:
+            return False
+        self.store.request_stop(run_id)
         return True
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Waits for the worker to finish; True when it has."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        """Waits for the worker to finish and its run to be final; True when it has."""
+        supervisor = self._supervisor
+        if supervisor is not None:
+            supervisor.join(timeout)
         return not self.busy
 
+    @property
+    def pid(self) -> int | None:
+        """The process id of the current (or last) worker."""
+        return self._process.pid if self._process else None

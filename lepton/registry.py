@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,21 +86,48 @@ class RunStore:
                 "at a folder you can write to, or free some disk space."
             ) from error
         self.path = self.home / "lepton.db"
-        with self._connect() as connection:
-            connection.executescript(_SCHEMA)
-        self.mark_interrupted()
+        self._connection: sqlite3.Connection | None = None
+        self._connection_pid = 0
+        self._connection_inode = 0
+        self._connection_lock = threading.RLock()
+        self.mark_interrupted()  # the first connection creates the tables
 
     @contextmanager
     def _connect(self):
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA foreign_keys=ON")
+        """This process's one connection, in a transaction that commits or rolls back.
+
+        Opened once (not per call: a live view reads several times a second in every session)
+        and shared by this process's threads behind a lock; opened again in a forked child, or
+        when the database file was replaced or deleted under it (a restored or wiped home).
+        """
+        with self._connection_lock:
+            if not self._connection_is_current():
+                if self._connection is not None:
+                    self._connection.close()
+                connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+                connection.row_factory = sqlite3.Row
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA foreign_keys=ON")
+                connection.executescript(_SCHEMA)
+                self._connection, self._connection_pid = connection, os.getpid()
+                self._connection_inode = self.path.stat().st_ino
+            with self._connection:  # commits, or rolls back on error
+                yield self._connection
+
+    def _connection_is_current(self) -> bool:
+        if self._connection is None or self._connection_pid != os.getpid():
+            return False
         try:
-            with connection:  # commits, or rolls back on error
-                yield connection
-        finally:
-            connection.close()
+            return self.path.stat().st_ino == self._connection_inode
+        except FileNotFoundError:
+            return False
+
+    def close(self) -> None:
+        """Closes this process's connection (the next call opens a new one)."""
+        with self._connection_lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     def run_folder(self, run_id: int) -> Path:
         return self.home / "runs" / str(run_id)
@@ -164,6 +192,29 @@ class RunStore:
                  for r in records],
             )
 
+    def claim_run(self, run_id: int) -> None:
+        """Makes this process the run's owner: if it dies, the run will read as interrupted."""
+        pid = os.getpid()
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE runs SET pid = ?, pid_started = ?, updated = ? WHERE id = ?",
+                (pid, _process_started(pid), _now(), run_id),
+            )
+
+    def request_stop(self, run_id: int) -> None:
+        """Asks the process training `run_id` to stop after its current batch.
+
+        A file, not a row: the worker checks it several times a second, and a stat is far
+        cheaper than a query.
+        """
+        self._stop_file(run_id).touch()
+
+    def stop_requested(self, run_id: int) -> bool:
+        return self._stop_file(run_id).exists()
+
+    def _stop_file(self, run_id: int) -> Path:
+        return self.run_folder(run_id) / "stop-requested"
+
     def delete_run(self, run_id: int) -> None:
         """Removes a run's rows and its folder (model, logs, exports)."""
         if self.get_run(run_id) is None:
@@ -206,6 +257,12 @@ class RunStore:
             row = connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return self._decode(row) if row else None
 
+    def latest_run(self) -> dict | None:
+        """The newest run, whatever its status (one row: cheap enough to poll)."""
+        with self._connect() as connection:
+            row = connection.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        return self._decode(row) if row else None
+
     def list_runs(self, status: str | None = None) -> list[dict]:
         """All runs, newest first (optionally only those with `status`)."""
         query, arguments = "SELECT * FROM runs", ()
@@ -215,17 +272,26 @@ class RunStore:
             rows = connection.execute(query + " ORDER BY id DESC", arguments).fetchall()
         return [self._decode(row) for row in rows]
 
-    def epochs(self, run_id: int) -> list[dict]:
+    def epochs(self, run_id: int, after: int = 0) -> list[dict]:
+        """The run's epoch rows, only those after epoch `after` (for incremental reads)."""
         with self._connect() as connection:
             rows = connection.execute(
-                "SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,)
+                "SELECT * FROM epochs WHERE run_id = ? AND epoch > ? ORDER BY epoch",
+                (run_id, after),
             ).fetchall()
         return [dict(row) for row in rows]
 
-    def batches(self, run_id: int) -> list[dict]:
+    def batches(self, run_id: int, after: tuple[int, int] = (0, 0)) -> list[dict]:
+        """The run's batch rows in order, only those after (epoch, step) `after`.
+
+        A live chart keeps what it has read and asks only for the new rows each tick.
+        """
+        epoch, step = after
         with self._connect() as connection:
             rows = connection.execute(
-                "SELECT * FROM batches WHERE run_id = ? ORDER BY epoch, step", (run_id,)
+                "SELECT * FROM batches WHERE run_id = ? AND (epoch > ? OR (epoch = ? AND step > ?))"
+                " ORDER BY epoch, step",
+                (run_id, epoch, epoch, step),
             ).fetchall()
         return [dict(row) for row in rows]
 

@@ -47,6 +47,18 @@ def _jobs_at(home: str):
     return JobManager(_store_at(home))
 
 
+@st.cache_resource(max_entries=16)
+def _follower_at(home: str, run_id: int):
+    from lepton.live import RunFollower
+
+    return RunFollower(_store_at(home), run_id)
+
+
+def get_follower(run_id: int):
+    """The shared live reader of a run: every session watching it reuses its rows."""
+    return _follower_at(str(default_home()), run_id)
+
+
 def get_store() -> RunStore:
     """The run store of `LEPTON_HOME`, opened once per server process."""
     return _store_at(str(default_home()))

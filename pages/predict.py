@@ -13,7 +13,7 @@ from lepton.imaging import ImageError, preparer, preprocess_image
 from lepton.inference import top_k
 from lepton.jobs import TrainingBusy
 from lepton.model import ModelConfig
-from lepton.training import fast_config
+from lepton.recipes import default_config
 from pages.common import (
     get_jobs,
     get_predictor,
@@ -24,7 +24,6 @@ from pages.common import (
     t,
 )
 
-QUICK_TRAIN = fast_config(epochs=5)  # ~10 s on 2 cores, ≈96 % on the embedded digits
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 EXPLANATIONS = {"Grad-CAM": "predict.method_grad_cam",  # radio value → catalogue key of its name
                 "Gradient saliency": "predict.method_saliency"}
@@ -59,7 +58,7 @@ def quick_train_ui() -> None:
         return
     jobs = get_jobs()
     try:
-        run_id = jobs.start("mnist-5k", ModelConfig(), QUICK_TRAIN)
+        run_id = jobs.start("mnist-5k", ModelConfig(), default_config(get_store().home))
     except TrainingBusy as error:
         st.warning(t("predict.training_busy", reason=str(error)))
         return
@@ -108,8 +107,9 @@ def inputs_ui() -> list[tuple[str, object]]:
 
 
 def predict_all(pictures, predictor, class_names, prepare=preprocess_image) -> list[dict]:
-    """Each picture preprocessed (by `prepare`) and predicted, timed; a bad one gets an error,
-    not an exception."""
+    """Each picture preprocessed (by `prepare`) and predicted; a bad one gets an error, not an
+    exception. `latency_ms` is decode + preprocess + inference, as `python -m lepton predict`
+    reports it."""
     results = []
     for name, picture in pictures:
         started = time.perf_counter()
@@ -119,10 +119,10 @@ def predict_all(pictures, predictor, class_names, prepare=preprocess_image) -> l
             results.append({"file": name, "error": str(error)})
             continue
         probabilities = predictor(image.input[np.newaxis])[0]
+        latency_ms = (time.perf_counter() - started) * 1000
         results.append({
             "file": name, "error": None, "image": image, "probabilities": probabilities,
-            "top": top_k(probabilities, class_names, len(class_names)),
-            "milliseconds": (time.perf_counter() - started) * 1000,
+            "top": top_k(probabilities, class_names, len(class_names)), "latency_ms": latency_ms,
         })
     return results
 
@@ -132,7 +132,7 @@ def results_table_ui(results: list[dict]) -> None:
         {"file": result["file"],
          "prediction": result["top"][0]["class"] if not result["error"] else None,
          "confidence": result["top"][0]["probability"] if not result["error"] else None,
-         "ms": result.get("milliseconds"), "error": result["error"]}
+         "latency_ms": result.get("latency_ms"), "error": result["error"]}
         for result in results
     ])
     # Column names stay stable (they head the CSV); the labels shown follow the language.
@@ -141,7 +141,8 @@ def results_table_ui(results: list[dict]) -> None:
         "prediction": st.column_config.TextColumn(t("predict.column_prediction")),
         "confidence": st.column_config.NumberColumn(t("predict.column_confidence"),
                                                     format="percent"),
-        "ms": st.column_config.NumberColumn(t("predict.column_latency"), format="%.1f"),
+        "latency_ms": st.column_config.NumberColumn(t("predict.column_latency"), format="%.1f",
+                                                    help=t("predict.latency_help")),
         "error": st.column_config.TextColumn(t("predict.column_error")),
     })
     st.download_button(t("predict.download_csv"), table.to_csv(index=False),
@@ -159,7 +160,8 @@ def detail_ui(result: dict, model, top: int) -> None:
     answer.metric(t("predict.prediction"), best["class"],
                   t("predict.confident", percent=f"{best['probability']:.1%}"),
                   delta_color="off")
-    answer.caption(t("predict.timing", milliseconds=f"{result['milliseconds']:.1f}"))
+    answer.caption(t("predict.timing", milliseconds=f"{result['latency_ms']:.1f}"),
+                   help=t("predict.latency_help"))
     with bars:
         st.plotly_chart(charts.probability_bars(result["top"][:top], language=language()),
                         key="probability_bars")

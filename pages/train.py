@@ -4,7 +4,7 @@ import statistics
 
 import streamlit as st
 
-from lepton import charts
+from lepton import charts, fastpath
 from lepton.costs import run_costs, time_to_accuracy
 from lepton.data import describe_datasets
 from lepton.jobs import TrainingBusy
@@ -18,9 +18,18 @@ from lepton.model import (
     model_size_bytes,
 )
 from lepton.querystate import Choice, Number, parse_query, to_query
-from lepton.training import OPTIMIZERS, PRECISIONS, TrainConfig, fast_config
+from lepton.recipes import ARTICLE, default_config, execution_settings
+from lepton.registry import ACTIVE_STATUSES
+from lepton.training import (
+    AUGMENTATIONS,
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+    TrainConfig,
+)
 from pages.common import (
     cost_settings,
+    get_follower,
     get_jobs,
     get_store,
     language,
@@ -30,12 +39,18 @@ from pages.common import (
 )
 
 FILTER_CHOICES = (8, 16, 32, 64, 128)
-FAST = fast_config()
-FAST_PRECISION = FAST.precision
-RECIPES = {  # measured in BENCHMARKS.md: the fast one trains ≥2× faster at equal accuracy
-    "fast": {"precision": FAST.precision, "batch": FAST.batch_size, "lr": FAST.learning_rate},
-    "article": {"precision": "float32", "batch": 32, "lr": 1e-3},
+DEFAULT = default_config(get_store().home)
+RECIPES = {  # the two recipes as control values: Lepton's default on this host, the article's
+    name: {"precision": config.precision, "batch": config.batch_size,
+           "lr": config.learning_rate, "epochs": config.epochs,
+           "steps_per_execution": config.steps_per_execution, "threads": config.threads,
+           "augmentation": config.augmentation, "schedule": config.schedule}
+    for name, config in (("default", DEFAULT), ("article", ARTICLE))
 }
+LEARNING_RATES = tuple(sorted({1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 4e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0,
+                               DEFAULT.learning_rate}))
+BATCH_SIZES = tuple(sorted({16, 32, 64, 128, 256, 512, DEFAULT.batch_size}))
+STEPS_PER_EXECUTION = tuple(sorted({1, 2, 4, 8, 16, 32, 64, DEFAULT.steps_per_execution}))
 FIELDS = {  # widget key → allowed values and default; also the link's query parameters
     "subset": Number(0, 60000, 0, integer=True),
     "validation": Number(0.0, 0.5, 0.1),
@@ -50,16 +65,26 @@ FIELDS = {  # widget key → allowed values and default; also the link's query p
     "dropout": Number(0.0, 0.8, 0.0),
     "activation": Choice(ACTIVATIONS, "relu"),
     "optimizer": Choice(OPTIMIZERS, "adam"),
-    "lr": Choice((1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0), FAST.learning_rate),
-    "batch": Choice((16, 32, 64, 128, 256, 512), FAST.batch_size),
-    "epochs": Number(1, 30, 5, integer=True),
-    "precision": Choice(PRECISIONS, FAST_PRECISION),
+    "lr": Choice(LEARNING_RATES, DEFAULT.learning_rate),
+    "batch": Choice(BATCH_SIZES, DEFAULT.batch_size),
+    "epochs": Number(1, 60, DEFAULT.epochs, integer=True),
+    "precision": Choice(PRECISIONS, DEFAULT.precision),
+    "steps_per_execution": Choice(STEPS_PER_EXECUTION, DEFAULT.steps_per_execution),
+    "threads": Number(0, 64, DEFAULT.threads, integer=True),
+    "augmentation": Choice(tuple(AUGMENTATIONS), DEFAULT.augmentation),
+    "schedule": Choice(SCHEDULES, DEFAULT.schedule),
 }
 
 
 def apply_recipe(name: str) -> None:
     for key, value in RECIPES[name].items():
         st.session_state[key] = value
+
+
+def recipe_text(config: TrainConfig) -> str:
+    return (f"{config.precision}, batch {config.batch_size}, lr {config.learning_rate:g} "
+            f"({config.schedule}), {config.epochs} epochs, augmentation {config.augmentation}, "
+            f"steps_per_execution {config.steps_per_execution}, threads {config.threads or 'auto'}")
 
 
 def restore_controls() -> None:
@@ -114,15 +139,23 @@ def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
         st.markdown(f"**{t('train.optimisation')}**")
         st.selectbox(t("train.optimizer"), OPTIMIZERS, key="optimizer")
         st.select_slider(t("train.lr"), FIELDS["lr"].options, key="lr", help=t("train.lr_help"))
+        st.selectbox(t("train.schedule"), SCHEDULES, key="schedule",
+                     format_func=lambda name: t(f"train.schedule_{name}"))
         st.select_slider(t("train.batch"), FIELDS["batch"].options, key="batch")
-        st.slider(t("train.epochs"), 1, 30, key="epochs")
+        st.slider(t("train.epochs"), 1, 60, key="epochs")
+        st.selectbox(t("train.augmentation"), tuple(AUGMENTATIONS), key="augmentation",
+                     format_func=lambda name: t(f"train.augmentation_{name}"),
+                     help=t("train.augmentation_help"))
         st.selectbox(t("train.precision"), PRECISIONS, key="precision",
                      help=t("train.precision_help"))
-        fast, article = st.columns(2)
-        fast.button(t("train.fast_recipe"), on_click=apply_recipe, args=("fast",),
-                    key="recipe_fast",
-                    help=t("train.fast_recipe_help", precision=FAST_PRECISION,
-                           batch=FAST.batch_size, lr=FAST.learning_rate))
+        st.select_slider(t("train.steps_per_execution"), STEPS_PER_EXECUTION,
+                         key="steps_per_execution", help=t("train.steps_per_execution_help"))
+        st.number_input(t("train.threads"), 0, 64, key="threads", help=t("train.threads_help"))
+        default, article = st.columns(2)
+        default.button(t("train.default_recipe"), on_click=apply_recipe, args=("default",),
+                       key="recipe_default",
+                       help=t("train.default_recipe_help", settings=recipe_text(DEFAULT),
+                              source=execution_settings(get_store().home)[1]))
         article.button(t("train.article_recipe"), on_click=apply_recipe, args=("article",),
                        key="recipe_article", help=t("train.article_recipe_help"))
     state = st.session_state
@@ -139,6 +172,8 @@ def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
             optimizer=state["optimizer"], learning_rate=state["lr"], batch_size=state["batch"],
             epochs=state["epochs"], validation_split=state["validation"], seed=int(state["seed"]),
             subset=int(state["subset"]) or None, precision=state["precision"],
+            steps_per_execution=state["steps_per_execution"], threads=int(state["threads"]),
+            augmentation=state["augmentation"], schedule=state["schedule"],
         )
     except ValueError as error:
         st.error(t("train.cannot_train", reason=str(error)))
@@ -212,10 +247,14 @@ def speed_cost_ui(run: dict, epochs: list[dict]) -> None:
                       help=t("train.cpu_time_help"))
     columns[2].metric(t("train.peak_memory"), f"{timings['peak_rss_bytes'] / 2**20:,.0f} MiB",
                       help=t("train.peak_memory_help"))
-    columns[3].metric(t("train.samples_per_second"), f"{timings['samples_per_second']:,.0f}",
-                      help=t("train.samples_per_second_help",
-                             samples=f"{timings['samples_seen']:,}",
-                             seconds=f"{timings['train_seconds']:.1f}"))
+    steady = timings.get("steady_samples_per_second")
+    columns[3].metric(
+        t("train.samples_per_second"),
+        f"{steady if steady else timings['samples_per_second']:,.0f}",
+        help=t("train.samples_per_second_help", samples=f"{timings['samples_seen']:,}",
+               seconds=f"{timings['train_seconds']:.1f}",
+               overall=f"{timings['samples_per_second']:,.0f}"),
+    )
     columns = st.columns(4)
     if timings.get("epochs_done"):
         columns[0].metric(t("train.seconds_per_epoch"),
@@ -253,18 +292,88 @@ def stage_label(stage: str) -> str:
     return t(STAGES[stage]) if stage in STAGES else status_label(stage)
 
 
-@st.fragment(run_every=1.0)
-def live_view() -> None:
-    """Polls the run store, so it shows the newest run, from any tab, while it trains."""
-    store, jobs = get_store(), get_jobs()
-    runs = store.list_runs()
-    if not runs:
-        st.info(t("train.no_run"))
+CALIBRATION_COLUMNS = ("winner", "precision", "batch_size", "learning_rate", "steps_per_execution",
+                       "threads", "pipeline", "samples_per_second", "speedup", "test_accuracy",
+                       "accuracy_holds")
+
+
+def fast_path_ui() -> None:
+    """This host's execution settings, and a button that measures them in another process."""
+    home = get_store().home
+    with st.expander(t("train.fast_path_title"), icon=":material/speed:"):
+        st.caption(t("train.execution_source", source=execution_settings(home)[1]))
+        progress = fastpath.calibration_progress(home)
+        running = bool(progress and progress["status"] == "running")
+        st.fragment(run_every=1.0 if running else None)(calibration_status)(running)
+
+
+def calibration_status(was_running: bool) -> None:
+    home = get_store().home
+    progress = fastpath.calibration_progress(home)
+    running = bool(progress and progress["status"] == "running")
+    if running != was_running:
+        st.rerun(scope="app")  # finished: the default recipe may have changed
+    if running:
+        st.progress(progress["fraction"], text=t("train.calibrating", text=progress["text"]))
         return
-    run = runs[0]
+    if progress and progress["status"] == "failed":
+        st.warning(t("train.calibration_failed", error=progress.get("error") or ""))
+    entry = fastpath.load_calibration(home)
+    if entry:
+        st.caption(t("train.calibration_table", cpu=entry["cpu"], date=entry["measured"][:10],
+                     seconds=f"{entry['seconds'] or 0:.0f}"))
+        st.dataframe([{key: row.get(key) for key in CALIBRATION_COLUMNS}
+                      for row in sorted(entry["rows"],
+                                        key=lambda row: -(row.get("samples_per_second") or 0))],
+                     hide_index=True)
+    if st.button(t("train.calibrate"), key="calibrate", icon=":material/speed:",
+                 help=t("train.calibrate_help")):
+        try:
+            fastpath.start_calibration(home)
+        except TrainingBusy as error:
+            st.warning(t("train.busy", reason=str(error)))
+        else:
+            st.rerun(scope="app")
+
+
+ACTIVE_TICK_SECONDS = 1.0  # while a run trains: progress and charts
+CHART_TICK_SECONDS = 2.5  # charts redraw less often: each redraw costs the browser a core-share
+IDLE_TICK_SECONDS = 5.0  # nothing trains: only look for a run started elsewhere
+
+
+def live_view() -> None:
+    """The newest run, from any tab or the CLI, refreshed while it trains.
+
+    Ticks fast only while a run is active; a change between active and finished reruns the page
+    so the tick rate follows.
+    """
+    latest = get_store().latest_run()
+    if latest is None:
+        st.fragment(run_every=IDLE_TICK_SECONDS)(no_run_yet)()
+        return
+    active = latest["status"] in ACTIVE_STATUSES
+    st.fragment(run_every=ACTIVE_TICK_SECONDS if active else IDLE_TICK_SECONDS)(run_status)(
+        latest["id"], active)
+    st.fragment(run_every=CHART_TICK_SECONDS if active else None)(run_charts)(latest["id"])
+    st.caption(t("train.tensorboard", folder=get_store().home))
+
+
+def no_run_yet() -> None:
+    if get_store().latest_run() is not None:
+        st.rerun(scope="app")
+    st.info(t("train.no_run"))
+
+
+def run_status(run_id: int, was_active: bool) -> None:
+    """Heading, progress bar, stop button and the figures of speed and cost."""
+    latest = get_store().latest_run()
+    follower = get_follower(run_id)
+    run = follower.refresh()
+    if latest["id"] != run_id or (run["status"] in ACTIVE_STATUSES) != was_active:
+        st.rerun(scope="app")  # a new run, or this one ended: the page's tick rates change
     progress = run["progress"]
     st.subheader(t("train.run_header", id=run["id"], status=status_label(run["status"])))
-    if run["status"] in ("queued", "running"):
+    if run["status"] in ACTIVE_STATUSES:
         fraction = min(max(progress.get("fraction") or 0.0, 0.0), 1.0)
         label = stage_label(progress.get("stage", "starting"))
         if "step" in progress:
@@ -275,9 +384,8 @@ def live_view() -> None:
             label = (t("train.progress", **values) if eta is None
                      else t("train.progress_eta", eta=f"{eta:.0f}", **values))
         st.progress(fraction, text=label)
-        if jobs.run_id == run["id"] and st.button(t("train.stop"), key="stop",
-                                                  icon=":material/stop:"):
-            jobs.stop()
+        if st.button(t("train.stop"), key="stop", icon=":material/stop:"):
+            get_jobs().stop(run["id"])
             st.toast(t("train.stopping"))
     elif run["status"] in ("failed", "interrupted", "cancelled"):
         st.warning(t("train.run_ended", status=status_label(run["status"]).capitalize(),
@@ -287,22 +395,41 @@ def live_view() -> None:
         st.metric(t("train.test_accuracy"), f"{metrics['test_accuracy']:.2%}",
                   help=t("train.test_accuracy_help", count=f"{metrics['test_samples']:,}",
                          source=metrics.get("dataset_source", run["dataset"])))
-    epochs = store.epochs(run["id"])
-    speed_cost_ui(run, epochs)
-    batches = store.batches(run["id"])
-    if batches:
-        st.plotly_chart(charts.batch_curve(batches, progress.get("steps"), language=language()),
-                        key=f"batches-{run['id']}")
+    speed_cost_ui(run, follower.epochs)
+
+
+def run_charts(run_id: int) -> None:
+    """Per-batch curve, per-epoch curves and throughput, each built once per new data."""
+    follower = get_follower(run_id)
+    run = follower.refresh()
+    config = TrainConfig.from_dict(run["train_config"])
+    samples_per_epoch = run["metrics"].get("train_samples")
+    if samples_per_epoch:  # the stored count is before the validation split
+        samples_per_epoch = int(samples_per_epoch * (1 - config.validation_split))
+    steps = run["progress"].get("steps") or (follower.batches[-1]["step"] if follower.batches
+                                             else None)
+    smoothing = st.session_state.get("smoothing", 0.6)
+    if follower.batches and samples_per_epoch:
+        st.plotly_chart(follower.figure(
+            "batches", lambda: charts.batch_curve(
+                follower.batches, config.batch_size, samples_per_epoch, steps,
+                smoothing=smoothing, language=language()),
+            smoothing, language()), key=f"batches-{run_id}")
+        st.caption(t("train.batch_caption", count=f"{len(follower.batches):,}",
+                     shown=min(len(follower.batches), charts.MAX_POINTS),
+                     execution=config.steps_per_execution))
+    epochs = follower.epochs
     if epochs:
         left, middle, right = st.columns(3)
-        left.plotly_chart(charts.epoch_curves(epochs, "loss", language=language()),
-                          key=f"loss-{run['id']}")
-        middle.plotly_chart(charts.epoch_curves(epochs, "accuracy", language=language()),
-                            key=f"acc-{run['id']}")
-        right.plotly_chart(charts.throughput_curve(epochs, language=language()),
-                           key=f"speed-{run['id']}")
-    st.caption(t("train.tensorboard", folder=store.home))
-
+        left.plotly_chart(follower.figure(
+            "loss", lambda: charts.epoch_curves(epochs, "loss", language=language()),
+            language()), key=f"loss-{run_id}")
+        middle.plotly_chart(follower.figure(
+            "accuracy", lambda: charts.epoch_curves(epochs, "accuracy", language=language()),
+            language()), key=f"acc-{run_id}")
+        right.plotly_chart(follower.figure(
+            "speed", lambda: charts.throughput_curve(epochs, language=language()),
+            language()), key=f"speed-{run_id}")
 
 
 st.title(t("train.title"))
@@ -317,6 +444,7 @@ if chosen and not chosen["available"]:
                icon=":material/cloud_off:")
 configs = controls_ui()
 remember_controls()
+fast_path_ui()
 if configs:
     model_config, train_config = configs
     estimates_ui(model_config, train_config)
@@ -330,4 +458,6 @@ if configs:
             st.warning(t("train.busy", reason=str(error)))
         else:
             st.toast(t("train.started", id=run_id))
+st.slider(t("train.smoothing"), 0.0, 0.99, 0.6, 0.01, key="smoothing",
+          help=t("train.smoothing_help"))
 live_view()

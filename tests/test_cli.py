@@ -2,13 +2,15 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.digit_images import mnist_digit, realistic_upload
+from tests.digit_images import encode, mnist_digit, realistic_upload
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +57,33 @@ def test_predict_answers_good_files_and_reports_a_bad_one(trained_home, tmp_path
     assert predictions[0]["error"] is None
     assert predictions[0]["label"] == str(label)
     assert sum(predictions[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert predictions[0]["latency_ms"] > 0
     assert predictions[1]["label"] is None and predictions[1]["error"]
+    assert "latency_ms" not in predictions[1]
+
+
+def test_predict_reports_latency_only_for_answered_files(finished_run, tmp_path, capsys):
+    from lepton.cli import main
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(realistic_upload(mnist_digit(3)[0]))
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(encode(np.full((60, 60), 255, np.uint8), "PNG"))
+    missing = tmp_path / "missing.png"
+    files = [str(photo), str(blank), str(missing)]
+    assert main(["predict", "--run", "latest", *files, "--json"]) == 1
+    answered, no_ink, unreadable = json.loads(capsys.readouterr().out)["predictions"]
+    # decode + preprocess + inference, in milliseconds; its size is the benchmark's business
+    assert answered["error"] is None and isinstance(answered["latency_ms"], float)
+    assert answered["latency_ms"] > 0
+    assert "No ink found" in no_ink["error"] and "latency_ms" not in no_ink
+    assert unreadable["error"] and "latency_ms" not in unreadable
+
+    assert main(["predict", "--run", "latest", *files]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(rf"{re.escape(str(photo))}: \d \(\d+\.\d%\) in \d+\.\d ms", lines[0])
+    assert lines[1].startswith(f"{blank}: error: No ink found")
+    assert " ms" not in lines[1] + lines[2]
 
 
 def test_evaluate_gives_metrics_of_the_run(trained_home):

@@ -27,7 +27,6 @@ from streamlit.proto.Common_pb2 import UploadedFileInfo
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.sync.client import connect
 
-from lepton import jobs as jobs_module
 from lepton.imaging import preprocess_image
 from lepton.inference import Predictor, load_model, predictor_for
 from lepton.jobs import JobManager, TrainingBusy, execute_run
@@ -44,8 +43,9 @@ WAIT_SECONDS = 180  # upper bound for anything to happen; all of it takes second
 INTERRUPTED_REASON = "the process running it stopped before it finished"
 SESSIONS = 5  # concurrent sessions in the load tests
 
-# Runs in its own process: one finished tiny run, then a long training in the JobManager's
-# background worker; says which run is training once its first batches are in the store.
+# Runs in its own process (the "server"): one finished tiny run, then a long training in a
+# JobManager worker; says which run trains, and its worker's pid, once batches are stored; after
+# the worker is killed, says how the run ended.
 TRAINER = """
 import time
 from lepton.jobs import JobManager, execute_run
@@ -64,9 +64,12 @@ jobs = JobManager(store)
 second = jobs.start("mnist-5k", small, TrainConfig(epochs=50, subset=2000, batch_size=64))
 while not (store.get_run(second)["status"] == "running" and store.batches(second)):
     time.sleep(0.05)
-print("training", second, flush=True)
+print("training", second, jobs.pid, flush=True)
+jobs.wait()
+print("ended", store.get_run(second)["status"], flush=True)
 time.sleep(600)
 """
+KILLED_REASON = "the training process was killed (SIGKILL)"
 
 
 def _lines(stream) -> queue.Queue:
@@ -82,21 +85,24 @@ def _lines(stream) -> queue.Queue:
     return lines
 
 
-def _expect(lines: queue.Queue, word: str, log: Path) -> int:
+def _expect(lines: queue.Queue, word: str, log: Path, values: int = 1):
+    """The number(s) after `word` on the next line: one int, or a tuple of `values` ints."""
     try:
         line = lines.get(timeout=WAIT_SECONDS)
     except queue.Empty:
         line = None
     if not line or not line.startswith(word):
         pytest.fail(f"expected '{word} <id>', got {line!r}; log: {log.read_text()[-3000:]}")
-    return int(line.split()[1])
+    numbers = tuple(int(part) for part in line.split()[1:1 + values])
+    return numbers[0] if values == 1 else numbers
 
 
 @pytest.fixture(scope="module")
 def killed_home(tmp_path_factory):
-    """A LEPTON_HOME whose training process was SIGKILLed mid-run, after one finished run.
+    """A LEPTON_HOME whose training worker was SIGKILLed mid-run, after one finished run; then
+    the server process that started it was killed too.
 
-    While that process trains, this (second) process tries to start a training as well.
+    While the worker trains, this (second) process tries to start a training as well.
     """
     home = tmp_path_factory.mktemp("killed_home")
     log = home.parent / "trainer.log"
@@ -107,14 +113,16 @@ def killed_home(tmp_path_factory):
     try:
         lines = _lines(trainer.stdout)
         first = _expect(lines, "finished", log)
-        second = _expect(lines, "training", log)
+        second, worker_pid = _expect(lines, "training", log, values=2)
         store = RunStore(home)  # opening the store must not touch a live process's run
         assert store.get_run(second)["status"] == "running"
         with pytest.raises(TrainingBusy) as busy:
             JobManager(store).start("mnist-5k", SMALL_MODEL, QUICK)
         runs_while_busy = [run["id"] for run in store.list_runs()]
         batches_before_kill = len(store.batches(second))
-        os.kill(trainer.pid, signal.SIGKILL)
+        os.kill(worker_pid, signal.SIGKILL)  # the training process dies mid-run
+        ended = lines.get(timeout=WAIT_SECONDS)
+        os.kill(trainer.pid, signal.SIGKILL)  # then the server that watched it
         assert trainer.wait(timeout=30) == -signal.SIGKILL
     finally:
         if trainer.poll() is None:
@@ -122,6 +130,7 @@ def killed_home(tmp_path_factory):
             trainer.wait()
         trainer.stdout.close()
     return {"home": home, "first": first, "second": second, "busy": str(busy.value),
+            "ended": ended,
             "trainer_pid": trainer.pid, "runs_while_busy": runs_while_busy,
             "batches_before_kill": batches_before_kill}
 
@@ -130,13 +139,24 @@ def killed_home(tmp_path_factory):
 
 
 def test_after_sigkill_the_store_opens_and_marks_the_run_interrupted(killed_home):
+    assert killed_home["ended"] == "ended interrupted"  # the server noticed its worker die
     store = RunStore(killed_home["home"])
     killed = store.get_run(killed_home["second"])
     assert killed["status"] == "interrupted"
-    assert killed["reason"] == INTERRUPTED_REASON
+    assert killed["reason"] == KILLED_REASON
     assert len(store.batches(killed_home["second"])) >= killed_home["batches_before_kill"] >= 1
     assert [run["id"] for run in store.list_runs()] == [killed_home["second"],
                                                         killed_home["first"]]
+
+
+def test_a_run_whose_owner_died_unnoticed_reads_as_interrupted(store):
+    """A run row owned by a process that is gone (no supervisor left to say so)."""
+    run_id = store.create_run("mnist-5k", SMALL_MODEL.to_dict(), QUICK.to_dict())
+    store.update_run(run_id, status="running")
+    with sqlite3.connect(store.path) as connection:
+        connection.execute("UPDATE runs SET pid = 2147483646 WHERE id = ?", (run_id,))
+    assert RunStore(store.home).get_run(run_id)["status"] == "interrupted"
+    assert store.get_run(run_id)["reason"] == INTERRUPTED_REASON
 
 
 def test_after_sigkill_the_finished_run_and_its_model_are_intact(killed_home):
@@ -269,7 +289,7 @@ def test_the_restarted_server_shows_the_killed_run_as_interrupted(server, killed
     assert "exception" not in kinds
     assert f"Run {killed_home['second']} — interrupted" in [
         element.heading.body for element, kind in zip(elements, kinds) if kind == "heading"]
-    assert f"Interrupted: {INTERRUPTED_REASON}" in [
+    assert f"Interrupted: {KILLED_REASON}" in [
         element.alert.body for element, kind in zip(elements, kinds)
         if kind == "alert" and element.alert.format == element.alert.WARNING]
 
@@ -581,24 +601,8 @@ def test_disk_full_while_saving_the_model_fails_the_run_with_the_reason(store, m
 # --- Two Starts at the same moment ----------------------------------------------------------
 
 
-@pytest.fixture
-def stand_in_training(monkeypatch):
-    """The worker's training replaced by a stand-in that runs until stopped: the race is in
-    `JobManager.start` and the lock, and real training would only add seconds."""
-
-    def train_until_stopped(store, run_id, should_stop=None, on_event=None):
-        store.update_run(run_id, status="running")
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not should_stop() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        store.update_run(run_id, status="cancelled", reason="stopped by the user")
-        return store.get_run(run_id)
-
-    monkeypatch.setattr(jobs_module, "execute_run", train_until_stopped)
-
-
 @pytest.mark.parametrize("managers", ["one shared", "one per caller"])
-def test_two_simultaneous_starts_start_exactly_one_run(store, stand_in_training, managers):
+def test_two_simultaneous_starts_start_exactly_one_run(store, managers):
     """"one shared": two sessions of one server (the app caches one JobManager per process);
     "one per caller": two JobManagers on one LEPTON_HOME, as two server processes would be."""
     shared = JobManager(store)

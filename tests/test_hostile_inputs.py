@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from lepton.data import DATASET_NAMES
 from lepton.imaging import ImageError, preprocess_image
-from lepton.training import fast_config
+from lepton.recipes import default_config
 from tests.hostile_corpus import (
     DUPLICATE_NAME,
     HTML_NAME,
@@ -252,11 +252,14 @@ HOSTILE_LINK = {
 
 
 # The Train page's defaults (pages/train.py FIELDS; importing a page would run it): its
-# optimisation defaults are the fast recipe.
-FAST = fast_config()
-DEFAULTS = {"epochs": 5, "lr": FAST.learning_rate, "batch": FAST.batch_size, "blocks": 2,
-            "filters1": 32, "pooling": "max", "kernel": 3, "activation": "relu",
+# optimisation defaults are Lepton's default recipe for the LEPTON_HOME.
+def train_page_defaults(home) -> dict:
+    recipe = default_config(home)
+    return {"epochs": recipe.epochs, "lr": recipe.learning_rate, "batch": recipe.batch_size,
+            "blocks": 2, "filters1": 32, "pooling": "max", "kernel": 3, "activation": "relu",
             "optimizer": "adam"}
+
+
 LINK_FIELDS = ("epochs", "lr", "batch", "blocks", "filters1", "pooling", "subset", "seed",
                "dropout", "kernel", "validation", "activation", "optimizer", "precision")
 
@@ -278,7 +281,8 @@ def test_hostile_link_on_the_train_page_falls_back_to_defaults(trained_home):
     widgets = {"epochs": at.slider, "lr": at.select_slider, "batch": at.select_slider,
                "blocks": at.slider, "filters1": at.select_slider, "pooling": at.selectbox,
                "kernel": at.slider, "activation": at.selectbox, "optimizer": at.selectbox}
-    assert {key: widgets[key](key=key).value for key in DEFAULTS} == DEFAULTS
+    defaults = train_page_defaults(trained_home)
+    assert {key: widgets[key](key=key).value for key in defaults} == defaults
     assert not at.error  # the defaults make a trainable configuration
     assert "start" in [button.key for button in at.button]
 

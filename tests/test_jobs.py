@@ -1,11 +1,15 @@
-"""lepton.jobs: a run end to end into the store, the background JobManager and the training lock."""
+"""lepton.jobs: a run end to end into the store, worker processes and the training lock."""
 
 import dataclasses
 import math
+import os
+import signal
 import subprocess
 import sys
-import threading
+import time
+from pathlib import Path
 
+import psutil
 import pytest
 
 from lepton import data
@@ -14,6 +18,9 @@ from lepton.jobs import JobManager, TrainingBusy, TrainingLock, execute_run
 from lepton.model import ModelConfig
 from lepton.registry import RunStore
 from lepton.training import TrainConfig
+from lepton.worker import ORPHANED_REASON
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 SMALL_MODEL = ModelConfig(filters=(8,), dense_units=16)  # the architecture does not matter here
 QUICK = TrainConfig(epochs=1, subset=300, batch_size=64)
@@ -59,21 +66,6 @@ def manager(store):
     yield manager
     manager.stop()
     manager.wait(RUN_TIMEOUT_SECONDS)
-
-
-@pytest.fixture
-def gate(monkeypatch, manager):
-    """Holds the manager's runs at "loading data" until the test sets the returned event."""
-    opened = threading.Event()
-    real_load_dataset = data.load_dataset
-
-    def held_load_dataset(*arguments, **keywords):
-        opened.wait(RUN_TIMEOUT_SECONDS)
-        return real_load_dataset(*arguments, **keywords)
-
-    monkeypatch.setattr(data, "load_dataset", held_load_dataset)
-    yield opened
-    opened.set()
 
 
 @pytest.fixture
@@ -195,60 +187,114 @@ def test_cancelling_after_an_epoch_keeps_the_model(store):
     assert 0.0 <= run["metrics"]["test_accuracy"] <= 1.0
 
 
-# --- JobManager -----------------------------------------------------------------------------
+# --- JobManager: every training in its own worker process ----------------------------------
+
+LONG = TrainConfig(epochs=50, subset=2000, batch_size=64)  # runs far longer than any test waits
+# Starts a long training through a JobManager, says "training <run> <worker pid>" once batches
+# are stored, then waits to be killed (it is the "server" of the parent-killed test).
+PARENT = """
+import sys, time
+from lepton.jobs import JobManager
+from lepton.model import ModelConfig
+from lepton.registry import RunStore
+from lepton.training import TrainConfig
+
+store = RunStore()
+jobs = JobManager(store)
+run_id = jobs.start("mnist-5k", ModelConfig(filters=(8,), dense_units=16),
+                    TrainConfig(epochs=50, subset=2000, batch_size=64))
+while not store.batches(run_id):
+    time.sleep(0.05)
+print("training", run_id, jobs.pid, flush=True)
+time.sleep(600)
+"""
 
 
-def test_job_manager_trains_in_the_background(manager, gate, store):
+def _wait_for_batches(store, run_id):
+    deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+    while not store.batches(run_id):
+        assert time.monotonic() < deadline, store.get_run(run_id)
+        time.sleep(0.05)
+
+
+def test_job_manager_trains_in_its_own_process(manager, store):
     assert manager.busy is False
     assert manager.stop() is False  # nothing to stop
     run_id = manager.start("mnist-5k", SMALL_MODEL, QUICK)
     assert manager.run_id == run_id
     assert manager.busy is True
-    gate.set()
     assert manager.wait(RUN_TIMEOUT_SECONDS) is True
     assert manager.busy is False
     run = store.get_run(run_id)
     assert run["status"] == "done", run["reason"]
     assert run["model_path"]
+    assert run["pid"] == manager.pid != os.getpid()  # the worker owned the run, not this process
+    assert (store.run_folder(run_id) / "worker.log").exists()
     lock = TrainingLock(store.home)
     lock.acquire()  # the worker let go of the host's training lock
     lock.release()
 
 
-def test_a_second_start_while_busy_is_refused_without_a_run_row(manager, gate, store):
-    first = manager.start("mnist-5k", SMALL_MODEL, QUICK)
+def test_a_second_start_while_busy_is_refused_without_a_run_row(manager, store):
+    first = manager.start("mnist-5k", SMALL_MODEL, LONG)
     with pytest.raises(TrainingBusy, match=f"Run {first} is still training. Stop it or wait"):
         manager.start("mnist-5k", SMALL_MODEL, QUICK)
+    with pytest.raises(TrainingBusy, match="already running on this host"):
+        JobManager(store).start("mnist-5k", SMALL_MODEL, QUICK)  # as a second server would
     assert [run["id"] for run in store.list_runs()] == [first]
     assert manager.run_id == first
 
 
-def test_stop_cancels_the_run_after_its_current_batch(manager, gate, store):
-    run_id = manager.start("mnist-5k", SMALL_MODEL, QUICK)
-    assert manager.stop() is True
-    gate.set()
+def test_stop_cancels_the_run_after_its_current_batch(manager, store):
+    run_id = manager.start("mnist-5k", SMALL_MODEL, LONG)
+    _wait_for_batches(store, run_id)
+    assert JobManager(store).stop(run_id) is True  # any process on the host may ask
     assert manager.wait(RUN_TIMEOUT_SECONDS) is True
     run = store.get_run(run_id)
     assert run["status"] == "cancelled"
     assert run["reason"] == "stopped by the user"
     assert run["progress"] == {"stage": "cancelled"}
-    assert run["model_path"] == ""  # no epoch finished, so there is no model worth keeping
-    assert [row["step"] for row in store.batches(run_id)] == [1]
+    assert run["timings"]["epochs_done"] < LONG.epochs
+    assert manager.stop(run_id) is False  # a finished run cannot be stopped again
 
 
-def test_the_lock_is_released_after_a_run(manager, gate, store):
-    first = manager.start("mnist-5k", SMALL_MODEL, QUICK)
-    manager.stop()
-    gate.set()
+def test_a_killed_worker_leaves_the_run_interrupted_and_the_next_training_starts(manager, store):
+    run_id = manager.start("mnist-5k", SMALL_MODEL, LONG)
+    _wait_for_batches(store, run_id)
+    os.kill(manager.pid, signal.SIGKILL)
     assert manager.wait(RUN_TIMEOUT_SECONDS) is True
-    assert store.get_run(first)["status"] == "cancelled"
-    gate.clear()
-    second = manager.start("mnist-5k", SMALL_MODEL, QUICK)
-    assert second != first
-    manager.stop()
-    gate.set()
+    run = store.get_run(run_id)
+    assert run["status"] == "interrupted"
+    assert run["reason"] == "the training process was killed (SIGKILL)"
+    assert run["model_path"] == ""
+    second = manager.start("mnist-5k", SMALL_MODEL, QUICK)  # the kernel freed the worker's lock
     assert manager.wait(RUN_TIMEOUT_SECONDS) is True
-    assert store.get_run(second)["status"] == "cancelled"
+    assert store.get_run(second)["status"] == "done"
+
+
+def test_when_the_parent_dies_the_worker_stops_within_seconds(lepton_home):
+    env = {**os.environ, "LEPTON_HOME": str(lepton_home), "PYTHONPATH": str(PROJECT)}
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], cwd=PROJECT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        word, run_id, worker_pid = parent.stdout.readline().split()
+        assert word == "training"
+        worker = psutil.Process(int(worker_pid))
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(30)
+        worker.wait(30)  # psutil.TimeoutExpired if the orphan kept training
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+    store = RunStore(lepton_home)
+    run = store.get_run(int(run_id))
+    assert run["status"] == "interrupted"
+    assert run["reason"] == ORPHANED_REASON
+    assert not list(store.run_folder(int(run_id)).glob("*.partial.keras"))
+    lock = TrainingLock(lepton_home)
+    lock.acquire()  # nothing holds the host's lock any more
+    lock.release()
 
 
 def test_a_lock_held_by_another_process_refuses_to_start(manager, lock_holder, store):
@@ -259,14 +305,13 @@ def test_a_lock_held_by_another_process_refuses_to_start(manager, lock_holder, s
     assert manager.busy is False
 
 
-def test_start_works_once_the_other_process_lets_go(manager, gate, lock_holder, store):
+def test_start_works_once_the_other_process_lets_go(manager, lock_holder, store):
     with pytest.raises(TrainingBusy):
         manager.start("mnist-5k", SMALL_MODEL, QUICK)
     lock_holder.kill()
     lock_holder.wait()
     run_id = manager.start("mnist-5k", SMALL_MODEL, QUICK)
     manager.stop()
-    gate.set()
     assert manager.wait(RUN_TIMEOUT_SECONDS) is True
     assert store.get_run(run_id)["status"] == "cancelled"
 

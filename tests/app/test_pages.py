@@ -7,6 +7,7 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
+from lepton.recipes import default_config
 from lepton.registry import RunStore
 
 APP = "../../app.py"
@@ -131,7 +132,7 @@ def test_train_page_link_sets_controls_and_rejects_bad_values(lepton_home):
     assert at.slider(key="epochs").value == 3
     assert at.select_slider(key="lr").value == 0.01
     assert at.slider(key="blocks").value == 1
-    assert at.select_slider(key="batch").value == 64  # the default (fast recipe)
+    assert at.select_slider(key="batch").value == default_config(lepton_home).batch_size
     notices = " ".join(warning.value for warning in at.warning)
     assert "batch='oops'" in notices and "dropout='nan'" in notices
 
