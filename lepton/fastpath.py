@@ -857,7 +857,7 @@ def _child_measure(as_json: bool) -> int:
 
         from lepton.data import DIGIT_CLASSES, Dataset
 
-        arrays = np.load(request["dataset_file"])
+        arrays = np.load(request["dataset_file"], allow_pickle=False)
         dataset = Dataset(name=request.get("dataset_name", "calibration"),
                           x_train=arrays["x_train"], y_train=arrays["y_train"],
                           x_test=arrays["x_test"], y_test=arrays["y_test"],

@@ -263,6 +263,10 @@ class RunStore:
             row = connection.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         return self._decode(row) if row else None
 
+    def count_runs(self) -> int:
+        with self._connect() as connection:
+            return connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
     def list_runs(self, status: str | None = None) -> list[dict]:
         """All runs, newest first (optionally only those with `status`)."""
         query, arguments = "SELECT * FROM runs", ()

@@ -13,7 +13,7 @@ from lepton.costs import CostSettings, load_settings, save_settings
 from lepton.data import describe_datasets
 from lepton.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalogue, translate
 from lepton.imaging import BOX_SIZE, FIELD_SIZE
-from lepton.registry import RunStore, default_home
+from lepton.registry import ACTIVE_STATUSES, RunStore, default_home
 
 DEFAULT_DATASET = os.environ.get("LEPTON_DATASET", "auto")
 
@@ -181,15 +181,25 @@ def sidebar_ui() -> None:
         runs_status_ui()
 
 
-@st.fragment(run_every=2.0)
 def runs_status_ui() -> None:
-    """Which run trains and how many are stored, refreshed on its own while the page rests."""
-    runs = get_store().list_runs()
-    running = [run for run in runs if run["status"] in ("queued", "running")]
-    if running:
-        st.info(t("common.run_training", id=running[0]["id"]), icon=":material/hourglass_top:")
-    stored = "common.runs_stored_one" if len(runs) == 1 else "common.runs_stored_other"
-    st.caption(t(stored, count=len(runs), folder=get_store().home))
+    """Which run trains and how many are stored: refreshed every 2 s while a run is active,
+    every 10 s otherwise (to notice a run started elsewhere)."""
+    latest = get_store().latest_run()
+    active = bool(latest and latest["status"] in ACTIVE_STATUSES)
+    st.fragment(run_every=2.0 if active else 10.0)(runs_status)(active)
+
+
+def runs_status(was_active: bool) -> None:
+    store = get_store()
+    latest = store.latest_run()
+    active = bool(latest and latest["status"] in ACTIVE_STATUSES)
+    if active != was_active:
+        st.rerun(scope="app")
+    if active:
+        st.info(t("common.run_training", id=latest["id"]), icon=":material/hourglass_top:")
+    count = store.count_runs()
+    stored = "common.runs_stored_one" if count == 1 else "common.runs_stored_other"
+    st.caption(t(stored, count=count, folder=store.home))
 
 
 def preparation_text(kind: str, input_shape) -> str:

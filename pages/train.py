@@ -139,13 +139,14 @@ def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
         st.markdown(f"**{t('train.optimisation')}**")
         st.selectbox(t("train.optimizer"), OPTIMIZERS, key="optimizer")
         st.select_slider(t("train.lr"), FIELDS["lr"].options, key="lr", help=t("train.lr_help"))
-        st.selectbox(t("train.schedule"), SCHEDULES, key="schedule",
-                     format_func=lambda name: t(f"train.schedule_{name}"))
+        # Labels resolved now: a format_func calling t() later could meet another language.
+        schedules = {name: t(f"train.schedule_{name}") for name in SCHEDULES}
+        st.selectbox(t("train.schedule"), SCHEDULES, key="schedule", format_func=schedules.get)
         st.select_slider(t("train.batch"), FIELDS["batch"].options, key="batch")
         st.slider(t("train.epochs"), 1, 60, key="epochs")
+        augmentations = {name: t(f"train.augmentation_{name}") for name in AUGMENTATIONS}
         st.selectbox(t("train.augmentation"), tuple(AUGMENTATIONS), key="augmentation",
-                     format_func=lambda name: t(f"train.augmentation_{name}"),
-                     help=t("train.augmentation_help"))
+                     format_func=augmentations.get, help=t("train.augmentation_help"))
         st.selectbox(t("train.precision"), PRECISIONS, key="precision",
                      help=t("train.precision_help"))
         st.select_slider(t("train.steps_per_execution"), STEPS_PER_EXECUTION,
