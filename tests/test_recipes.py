@@ -1,4 +1,4 @@
-"""lepton.recipes: the article's script as printed, and one default built on this host's settings."""
+"""lepton.recipes: the article's script as printed, and one default on this host's settings."""
 
 import pytest
 
