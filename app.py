@@ -6,6 +6,7 @@ from pages import common
 from pages.common import t
 
 st.set_page_config(page_title="Lepton", page_icon=":material/biotech:", layout="wide")
+common.freeze_heavy_imports()  # a page may have imported Keras on the previous run
 
 # Before the pages are declared: their titles and sections follow the chosen language.
 common.language_ui()
@@ -33,5 +34,6 @@ pages = {
     ],
 }
 navigation = st.navigation(pages)
-common.sidebar_ui()
+common.sidebar_ui(page_follows_runs=navigation.url_path == "train")
 navigation.run()
+common.freeze_heavy_imports()

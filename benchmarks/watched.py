@@ -26,7 +26,7 @@ import psutil  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from lepton.host import cpu_model  # noqa: E402
-from lepton.jobs import JobManager  # noqa: E402
+from lepton.jobs import JobManager, TrainingLock  # noqa: E402
 from lepton.model import ModelConfig  # noqa: E402
 from lepton.recipes import default_config  # noqa: E402
 from lepton.registry import RunStore  # noqa: E402
@@ -99,6 +99,9 @@ def watched(page, url: str, store: RunStore, server: psutil.Process, epochs: int
     result["server_cpu"] = (cpu_seconds([server]) - server_before) / elapsed
     result["browser_cpu"] = (cpu_seconds(browsers) - browser_before) / elapsed
     page.goto("about:blank")
+    lock = TrainingLock(store.home)
+    lock.acquire(wait_seconds=60)  # the server's worker has exited
+    lock.release()
     return result
 
 

@@ -24,6 +24,7 @@ from lepton.registry import ACTIVE_STATUSES, RunStore
 from lepton.training import TrainConfig
 
 BATCH_FLUSH_SECONDS = 0.5  # how often per-batch points reach the store (and so the live charts)
+LOCK_GRACE_SECONDS = 2.0  # how long a start waits for a finishing worker to let go of the lock
 
 
 class TrainingBusy(RuntimeError):
@@ -37,18 +38,25 @@ class TrainingLock:
         self.path = Path(home) / "training.lock"
         self._file = None
 
-    def acquire(self, run_hint: str = "") -> None:
+    def acquire(self, run_hint: str = "", wait_seconds: float = 0.0) -> None:
+        """Takes the lock, retrying for up to `wait_seconds`; raises TrainingBusy if held."""
         handle = open(self.path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise TrainingBusy(
-                f"A training is already running on this host ({holder}). Wait for it to finish "
-                "or stop it, then start again."
-            ) from None
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise TrainingBusy(
+                    f"A training is already running on this host ({holder}). Wait for it to "
+                    "finish or stop it, then start again."
+                ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(run_hint)
@@ -269,7 +277,8 @@ class JobManager:
                     f"Run {self.run_id} is still training. Stop it or wait until it finishes."
                 )
             lock = TrainingLock(self.store.home)
-            lock.acquire(f"started by process {os.getpid()}")
+            # A worker that just wrote its run's last row lets go of the lock a moment later.
+            lock.acquire(f"started by process {os.getpid()}", wait_seconds=LOCK_GRACE_SECONDS)
             try:
                 run_id = self.store.create_run(dataset, model_config.to_dict(),
                                                train_config.to_dict())

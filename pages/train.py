@@ -337,9 +337,13 @@ def calibration_status(was_running: bool) -> None:
             st.rerun(scope="app")
 
 
-ACTIVE_TICK_SECONDS = 1.0  # while a run trains: progress and charts
-CHART_TICK_SECONDS = 2.5  # charts redraw less often: each redraw costs the browser a core-share
-IDLE_TICK_SECONDS = 5.0  # nothing trains: only look for a run started elsewhere
+# While a run trains, every redraw costs the browser CPU that the training then lacks (measured in
+# BENCHMARKS.md): the progress line ticks every 2 s, the per-batch chart every 4 s, the
+# per-epoch charts every 8 s. Nothing trains: only look for a run started elsewhere.
+STATUS_TICK_SECONDS = 2.0
+BATCH_CHART_TICK_SECONDS = 4.0
+EPOCH_CHARTS_TICK_SECONDS = 8.0
+IDLE_TICK_SECONDS = 5.0
 
 
 def live_view() -> None:
@@ -353,9 +357,12 @@ def live_view() -> None:
         st.fragment(run_every=IDLE_TICK_SECONDS)(no_run_yet)()
         return
     active = latest["status"] in ACTIVE_STATUSES
-    st.fragment(run_every=ACTIVE_TICK_SECONDS if active else IDLE_TICK_SECONDS)(run_status)(
+    st.fragment(run_every=STATUS_TICK_SECONDS if active else IDLE_TICK_SECONDS)(run_status)(
         latest["id"], active)
-    st.fragment(run_every=CHART_TICK_SECONDS if active else None)(run_charts)(latest["id"])
+    st.fragment(run_every=BATCH_CHART_TICK_SECONDS if active else None)(batch_chart)(
+        latest["id"])
+    st.fragment(run_every=EPOCH_CHARTS_TICK_SECONDS if active else None)(epoch_charts)(
+        latest["id"])
     st.caption(t("train.tensorboard", folder=get_store().home))
 
 
@@ -399,38 +406,46 @@ def run_status(run_id: int, was_active: bool) -> None:
     speed_cost_ui(run, follower.epochs)
 
 
-def run_charts(run_id: int) -> None:
-    """Per-batch curve, per-epoch curves and throughput, each built once per new data."""
+def batch_chart(run_id: int) -> None:
+    """Per-batch loss and accuracy, built once per new data and shared by every session."""
     follower = get_follower(run_id)
     run = follower.refresh()
     config = TrainConfig.from_dict(run["train_config"])
     samples_per_epoch = run["metrics"].get("train_samples")
-    if samples_per_epoch:  # the stored count is before the validation split
-        samples_per_epoch = int(samples_per_epoch * (1 - config.validation_split))
-    steps = run["progress"].get("steps") or (follower.batches[-1]["step"] if follower.batches
-                                             else None)
+    if not (follower.batches and samples_per_epoch):
+        return
+    # The stored count is before the validation split.
+    samples_per_epoch = int(samples_per_epoch * (1 - config.validation_split))
+    steps = run["progress"].get("steps") or follower.batches[-1]["step"]
     smoothing = st.session_state.get("smoothing", 0.6)
-    if follower.batches and samples_per_epoch:
-        st.plotly_chart(follower.figure(
-            "batches", lambda: charts.batch_curve(
-                follower.batches, config.batch_size, samples_per_epoch, steps,
-                smoothing=smoothing, language=language()),
-            smoothing, language()), key=f"batches-{run_id}")
-        st.caption(t("train.batch_caption", count=f"{len(follower.batches):,}",
-                     shown=min(len(follower.batches), charts.MAX_POINTS),
-                     execution=config.steps_per_execution))
+    st.plotly_chart(follower.figure(
+        "batches", lambda: charts.batch_curve(
+            follower.batches, config.batch_size, samples_per_epoch, steps,
+            smoothing=smoothing, language=language()),
+        smoothing, language()), key=f"batches-{run_id}")
+    st.caption(t("train.batch_caption", count=f"{len(follower.batches):,}",
+                 shown=min(len(follower.batches), charts.MAX_POINTS),
+                 execution=config.steps_per_execution))
+
+
+def epoch_charts(run_id: int) -> None:
+    """Per-epoch loss, accuracy and throughput."""
+    follower = get_follower(run_id)
+    follower.refresh()
     epochs = follower.epochs
-    if epochs:
-        left, middle, right = st.columns(3)
-        left.plotly_chart(follower.figure(
-            "loss", lambda: charts.epoch_curves(epochs, "loss", language=language()),
-            language()), key=f"loss-{run_id}")
-        middle.plotly_chart(follower.figure(
-            "accuracy", lambda: charts.epoch_curves(epochs, "accuracy", language=language()),
-            language()), key=f"acc-{run_id}")
-        right.plotly_chart(follower.figure(
-            "speed", lambda: charts.throughput_curve(epochs, language=language()),
-            language()), key=f"speed-{run_id}")
+    if not epochs:
+        return
+    left, middle, right = st.columns(3)
+    left.plotly_chart(follower.figure(
+        "loss", lambda: charts.epoch_curves(epochs, "loss", language=language()),
+        language()), key=f"loss-{run_id}")
+    middle.plotly_chart(follower.figure(
+        "accuracy", lambda: charts.epoch_curves(epochs, "accuracy", language=language()),
+        language()), key=f"acc-{run_id}")
+    right.plotly_chart(follower.figure(
+        "speed", lambda: charts.throughput_curve(epochs, language=language()),
+        language()), key=f"speed-{run_id}")
+
 
 
 st.title(t("train.title"))
