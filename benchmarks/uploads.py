@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import sys
 import tempfile
@@ -53,6 +54,17 @@ SMALL_KIND_NAMES = ("photo JPEG", "photo PNG", "scan PNG")
 # Copied from lepton/imaging.py as it was; the helpers it shares with today's are imported.
 
 
+LEGACY_WORKING_MAX_PIXELS = 2_000_000  # the working size before issue 12 (now 0.25 MP)
+
+
+def _legacy_shrink(image):
+    width, height = image.size
+    if width * height <= LEGACY_WORKING_MAX_PIXELS:
+        return image
+    factor = math.ceil(math.sqrt(width * height / LEGACY_WORKING_MAX_PIXELS))
+    return image.reduce((min(factor, width), min(factor, height)))
+
+
 def legacy_preprocess(data: bytes) -> Preprocessed:
     """File bytes → MNIST-style input the old way: full decode, float32 pixels throughout."""
     image = imaging._open(data)
@@ -60,7 +72,7 @@ def legacy_preprocess(data: bytes) -> Preprocessed:
     image.load()
     image = ImageOps.exif_transpose(image)
     source_size = image.size
-    image = imaging._shrink(imaging._to_working_mode(image))
+    image = _legacy_shrink(imaging._to_working_mode(image))
     to_uint8 = imaging._to_uint8
     steps = [Step("original", to_uint8(np.asarray(image)))]
     gray = _legacy_ink_source(image)
