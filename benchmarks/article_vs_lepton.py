@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks.report import publish  # noqa: E402
 from lepton.data import load_dataset  # noqa: E402
 from lepton.host import host_info  # noqa: E402
 from lepton.model import ModelConfig  # noqa: E402
@@ -210,9 +211,7 @@ def main() -> None:
         f"Command: `.venv/bin/python benchmarks/article_vs_lepton.py --dataset {args.dataset} "
         f"--epochs {args.epochs} --long-epochs {long_epochs} --repeats {args.repeats}`",
     ]
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    publish("\n".join(lines) + "\n", RESULTS)
 
 
 if __name__ == "__main__":

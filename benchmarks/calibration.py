@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import publish
 from lepton import fastpath
 from lepton.registry import default_home
 
@@ -75,10 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     text = "\n".join(header) + "\n" + fastpath.format_table(entry["rows"]) + "\n"
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"written to {args.output}", file=sys.stderr)
+    publish(text, args.output)
     return 0
 
 

@@ -24,6 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import publish
 from lepton.data import load_dataset
 from lepton.export import (
     VARIANTS,
@@ -195,10 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     text = "\n".join(header + lines) + "\n"
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"written to {args.output}", file=sys.stderr)
+    publish(text, args.output)
     return 0
 
 

@@ -40,6 +40,7 @@ from scipy import ndimage
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import publish
 from lepton import imaging
 from lepton.host import cpu_model
 from lepton.imaging import Preprocessed, Step, preprocess_image
@@ -398,10 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Same predicted class from old and new path: **{same} of {len(uploads)}** files.",
         ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
-    print(f"written to {args.output}", file=sys.stderr)
+    publish(text, args.output)
     return 0
 
 

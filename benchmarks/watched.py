@@ -25,17 +25,15 @@ sys.path.insert(0, str(PROJECT))
 import psutil  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from benchmarks.report import publish  # noqa: E402
 from lepton.host import cpu_model  # noqa: E402
 from lepton.jobs import JobManager, TrainingLock  # noqa: E402
 from lepton.model import ModelConfig  # noqa: E402
 from lepton.recipes import default_config  # noqa: E402
 from lepton.registry import RunStore  # noqa: E402
-from tests.browser.conftest import CHROMIUM  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.servers import running_server  # noqa: E402
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 RESULTS = PROJECT / "benchmarks" / "results" / "watched.md"
 
 
@@ -144,10 +142,7 @@ def main() -> None:
     lines += ["", f"Median steady samples/s: watched {medians['watched']:,.0f}, unwatched "
                   f"{medians['unwatched']:,.0f}; ratio watched/unwatched "
                   f"**{medians['watched'] / medians['unwatched']:.2f}** (CPU shares: of one core)."]
-    text = "\n".join(lines)
-    print(text)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(text + "\n")
+    publish("\n".join(lines) + "\n", RESULTS)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from importlib import metadata
 from pathlib import Path
 
 from lepton.host import cpu_flags, cpu_model
-from lepton.training import PRECISIONS, TrainConfig
+from lepton.training import PRECISIONS, TrainConfig, set_threads
 
 ProgressHandler = Callable[[float, str], None]
 
@@ -847,10 +847,7 @@ def _child_measure(as_json: bool) -> int:
         raise ValueError(f"Expected candidates of one thread count per process, got "
                          f"{sorted(thread_counts)}. Send one request per thread count.")
     threads = thread_counts.pop()
-    if threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)  # before any operation
+    set_threads(threads)  # before any TensorFlow operation
     dataset = None
     if request.get("dataset_file"):
         import numpy as np

@@ -22,9 +22,8 @@ EXECUTION_FIELDS = ("precision", "batch_size", "learning_rate", "steps_per_execu
 def execution_settings(home: str | Path | None = None) -> tuple[dict, str]:
     """This host's execution settings (calibrated or the safe default) and where they come from."""
     from lepton.fastpath import execution_settings as stored_settings
-    from lepton.registry import default_home
 
-    settings, source = stored_settings(Path(home) if home else default_home())
+    settings, source = stored_settings(home)
     return {key: settings[key] for key in EXECUTION_FIELDS if key in settings}, source
 
 

@@ -122,13 +122,6 @@ class RunStore:
         except FileNotFoundError:
             return False
 
-    def close(self) -> None:
-        """Closes this process's connection (the next call opens a new one)."""
-        with self._connection_lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-
     def run_folder(self, run_id: int) -> Path:
         return self.home / "runs" / str(run_id)
 

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import psutil
 
+from lepton.curves import samples_done
 from lepton.model import ModelConfig, build_model
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -189,8 +190,8 @@ class ProgressCallback(keras.callbacks.Callback):
         # With steps_per_execution > 1 Keras calls this once per execution, with the index of its
         # last step (which may run past the epoch's end).
         step = min(batch + 1, self.steps_per_epoch)
-        samples_done = min(step * self.batch_size, self.samples_per_epoch)
-        self._epoch_samples = samples_done
+        done = samples_done(step, self.batch_size, self.samples_per_epoch)
+        self._epoch_samples = done
         loss = float(logs.get("loss", float("nan")))
         event = {
             "type": "batch",
@@ -200,7 +201,7 @@ class ProgressCallback(keras.callbacks.Callback):
             # Keras' batch logs are running means over the epoch so far, not this batch's values.
             "loss": loss,
             "accuracy": float(logs.get("accuracy", float("nan"))),
-            "samples": samples_done,
+            "samples": done,
             "seconds": self._last_batch_end - self._epoch_start,
         }
         self.on_event(event)
@@ -240,6 +241,22 @@ class ProgressCallback(keras.callbacks.Callback):
 
 def _optional_float(value) -> float | None:
     return None if value is None else float(value)
+
+
+def set_threads(threads: int) -> None:
+    """Sets TensorFlow's intra-op thread count (0 keeps its own choice).
+
+    Only a fresh process can do this: it must come before TensorFlow's first operation.
+    """
+    if threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+
+
+def training_samples(count: int, validation_split: float) -> int:
+    """Samples Keras trains on: the first floor(N × (1 − split)) (its train_validation_split)."""
+    return math.floor(count * (1.0 - validation_split)) if validation_split else count
 
 
 def make_optimizer(config: TrainConfig, total_steps: int = 1):
@@ -306,12 +323,7 @@ def fit(
     keras.utils.set_random_seed(train_config.seed)
     wall_start, cpu_start = time.perf_counter(), time.process_time()
     model = build_model(model_config, dtype_policy=train_config.precision)
-    # Keras trains on the first floor(N * (1 - split)) samples (its train_validation_split).
-    train_samples = (
-        math.floor(len(y_train) * (1.0 - train_config.validation_split))
-        if train_config.validation_split
-        else len(y_train)
-    )
+    train_samples = training_samples(len(y_train), train_config.validation_split)
     steps_per_epoch = math.ceil(train_samples / train_config.batch_size)
     trained = training_model(model, train_config)
     trained.compile(

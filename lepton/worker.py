@@ -19,14 +19,6 @@ STOP_POLL_SECONDS = 0.2
 ORPHANED_REASON = "the app or command that started it stopped, so the training stopped too"
 
 
-def apply_threads(threads: int) -> None:
-    """Sets TensorFlow's intra-op thread count; must run before TensorFlow's first operation."""
-    if threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-
-
 class StopSignals:
     """Everything that asks this worker to stop, folded into one event."""
 
@@ -78,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         store.claim_run(run_id)
         stop = StopSignals(store, run_id)
         stop.watch(sys.stdin.fileno() if descriptor else None)
-        apply_threads(int(run["train_config"].get("threads") or 0))
+        from lepton.training import set_threads
+
+        set_threads(int(run["train_config"].get("threads") or 0))
         finished = execute_run(store, run_id, should_stop=stop.event.is_set)
         if stop.orphaned and finished["status"] == "cancelled":
             store.update_run(run_id, status="interrupted", reason=ORPHANED_REASON,

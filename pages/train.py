@@ -26,6 +26,7 @@ from lepton.training import (
     PRECISIONS,
     SCHEDULES,
     TrainConfig,
+    training_samples,
 )
 from pages.common import (
     cost_settings,
@@ -40,6 +41,7 @@ from pages.common import (
 
 FILTER_CHOICES = (8, 16, 32, 64, 128)
 DEFAULT = default_config(get_store().home)
+EXECUTION_SOURCE = execution_settings(get_store().home)[1]  # where DEFAULT's settings come from
 RECIPES = {  # the two recipes as control values: Lepton's default on this host, the article's
     name: {"precision": config.precision, "batch": config.batch_size,
            "lr": config.learning_rate, "epochs": config.epochs,
@@ -156,7 +158,7 @@ def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
         default.button(t("train.default_recipe"), on_click=apply_recipe, args=("default",),
                        key="recipe_default",
                        help=t("train.default_recipe_help", settings=recipe_text(DEFAULT),
-                              source=execution_settings(get_store().home)[1]))
+                              source=EXECUTION_SOURCE))
         article.button(t("train.article_recipe"), on_click=apply_recipe, args=("article",),
                        key="recipe_article", help=t("train.article_recipe_help"))
     state = st.session_state
@@ -302,7 +304,7 @@ def fast_path_ui() -> None:
     """This host's execution settings, and a button that measures them in another process."""
     home = get_store().home
     with st.expander(t("train.fast_path_title"), icon=":material/speed:"):
-        st.caption(t("train.execution_source", source=execution_settings(home)[1]))
+        st.caption(t("train.execution_source", source=EXECUTION_SOURCE))
         progress = fastpath.calibration_progress(home)
         running = bool(progress and progress["status"] == "running")
         st.fragment(run_every=1.0 if running else None)(calibration_status)(running)
@@ -411,11 +413,10 @@ def batch_chart(run_id: int) -> None:
     follower = get_follower(run_id)
     run = follower.refresh()
     config = TrainConfig.from_dict(run["train_config"])
-    samples_per_epoch = run["metrics"].get("train_samples")
-    if not (follower.batches and samples_per_epoch):
+    stored_samples = run["metrics"].get("train_samples")  # before the validation split
+    if not (follower.batches and stored_samples):
         return
-    # The stored count is before the validation split.
-    samples_per_epoch = int(samples_per_epoch * (1 - config.validation_split))
+    samples_per_epoch = training_samples(stored_samples, config.validation_split)
     steps = run["progress"].get("steps") or follower.batches[-1]["step"]
     smoothing = st.session_state.get("smoothing", 0.6)
     st.plotly_chart(follower.figure(
