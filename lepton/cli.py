@@ -198,18 +198,17 @@ def cmd_datasets(args, store) -> int:
     return EXIT_OK
 
 
-TRAIN_FLAGS = {  # --flag's attribute → TrainConfig field
-    "optimizer": "optimizer", "learning_rate": "learning_rate", "batch_size": "batch_size",
-    "epochs": "epochs", "validation_split": "validation_split", "seed": "seed",
-    "subset": "subset", "precision": "precision", "steps_per_execution": "steps_per_execution",
-    "threads": "threads", "augmentation": "augmentation", "schedule": "schedule",
-}
+# TrainConfig fields set by the --flag of the same name; the model flags, by flag → field.
+TRAIN_FIELDS = ("optimizer", "learning_rate", "batch_size", "epochs", "validation_split", "seed",
+                "subset", "precision", "steps_per_execution", "threads", "augmentation",
+                "schedule")
 MODEL_FLAGS = {"filters": "filters", "kernel_size": "kernel_size", "pooling": "pooling",
                "dense_units": "dense_units", "dropout": "dropout_rate",
                "activation": "activation"}
 
 
 def _given(args, flags: dict) -> dict:
+    """The settings whose flags were given, keyed by their config field."""
     return {field: getattr(args, flag) for flag, field in flags.items()
             if getattr(args, flag) is not None}
 
@@ -221,7 +220,8 @@ def cmd_train(args, store) -> int:
 
     try:
         model_config = ModelConfig(**_given(args, MODEL_FLAGS))
-        train_config = recipe_config(args.recipe, store.home, **_given(args, TRAIN_FLAGS))
+        changes = _given(args, {name: name for name in TRAIN_FIELDS})
+        train_config = recipe_config(args.recipe, store.home, **changes)
     except (TypeError, ValueError) as error:
         raise UsageError(str(error)) from None
     jobs = JobManager(store)
