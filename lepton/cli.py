@@ -316,40 +316,22 @@ def cmd_evaluate(args, store) -> int:
 
 
 def cmd_predict(args, store) -> int:
-    import time
-
-    import numpy as np
-
-    from lepton.imaging import preparer
-    from lepton.inference import predictor_for, top_k
+    from lepton import prediction
 
     run = _resolve(store, args.run)
-    class_names = tuple(run["metrics"].get("class_names") or [str(i) for i in range(10)])
-    predictor = predictor_for(run["model_path"], convert_missing=True)
-    prepare, _ = preparer(run["metrics"].get("preprocessing", "digit"),
-                          run["model_config"].get("input_shape", (28, 28, 1)))
-    # One call first: tracing (Keras) or the first invoke (LiteRT) is set-up, not a file's cost.
-    predictor(np.zeros((1, *predictor.input_shape), np.float32))
+    try:
+        reference = prediction.ModelReference.of_run(run)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     predictions = []
     for path in args.files:
-        entry = {"file": str(path), "label": None, "confidence": None, "probabilities": None,
-                 "top": None, "error": None}
         try:
             data = path.read_bytes()
-            started = time.perf_counter()  # after the read: decode + preprocess + inference
-            image = prepare(data)
-            probabilities = predictor(image.input[np.newaxis])[0]
-            latency_ms = (time.perf_counter() - started) * 1000
-        except (OSError, ValueError) as error:
-            entry["error"] = str(error)
-        else:
-            best = top_k(probabilities, class_names, args.top)
-            entry.update(
-                label=best[0]["class"], confidence=best[0]["probability"],
-                probabilities={name: float(p) for name, p in zip(class_names, probabilities)},
-                top=best, latency_ms=round(latency_ms, 3),
-            )
-        predictions.append(entry)
+        except OSError as error:
+            answer = prediction.Prediction(file=str(path), error=str(error))
+        else:  # latency_ms counts from here: decode + preprocess + inference, not the read
+            answer = prediction.predict(reference, str(path), data)
+        predictions.append(answer.to_json(args.top))
     lines = [
         f"{item['file']}: error: {item['error']}" if item["error"]
         else f"{item['file']}: {item['label']} ({item['confidence']:.1%}) in "

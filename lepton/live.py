@@ -1,7 +1,8 @@
-"""A run followed live: its rows kept in memory, only new rows read from the store each tick.
+"""The store as sessions see it live: shared in memory, read again only for what changed.
 
-One `RunFollower` per run is shared by every session watching it (the app caches them), so ten
-open tabs cost one small query per tick, not ten full reads.
+One `StoreSnapshot` (the run list every sidebar and selector shows) and one `RunFollower` per
+followed run are shared by every session (the app caches them), so ten open tabs cost one small
+query per tick, not ten full reads.
 """
 
 from __future__ import annotations
@@ -13,6 +14,46 @@ from collections.abc import Callable
 from lepton.registry import RunStore
 
 MIN_REFRESH_SECONDS = 0.5  # sessions ticking within this window share one read
+
+
+class StoreSnapshot:
+    """Every run of a store, newest first, re-read only when the store changed.
+
+    Each call checks the store's version (two cheap reads); the list itself is read again at
+    most every `max_age` seconds however many sessions ask, except after a write by this process
+    (a page that just deleted or renamed a run sees it at once). The rows handed out are shared:
+    read them, do not change them.
+    """
+
+    def __init__(self, store: RunStore, max_age: float = 1.0):
+        self.store, self.max_age = store, max_age
+        self.reads = 0  # full reads of the run list (the costly part)
+        self._runs: list[dict] = []
+        self._version: tuple | None = None
+        self._read_at = -float("inf")
+        self._lock = threading.Lock()
+
+    def runs(self) -> list[dict]:
+        """All runs, newest first."""
+        with self._lock:
+            version = self.store.version()
+            if version != self._version:
+                # (connection, other processes' commits, this process's changes)
+                ours_changed = self._version is None or version[::2] != self._version[::2]
+                now = time.monotonic()
+                if ours_changed or now - self._read_at >= self.max_age:
+                    self._runs = self.store.list_runs()
+                    self._version, self._read_at = version, now
+                    self.reads += 1
+            return self._runs
+
+    def latest(self) -> dict | None:
+        runs = self.runs()
+        return runs[0] if runs else None
+
+    def finished(self) -> list[dict]:
+        """Runs that finished with a model file, newest first."""
+        return [run for run in self.runs() if run["status"] == "done" and run["model_path"]]
 
 
 class RunFollower:

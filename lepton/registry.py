@@ -256,6 +256,12 @@ class RunStore:
             row = connection.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         return self._decode(row) if row else None
 
+    def version(self) -> tuple:
+        """Changes whenever any process wrote to the store; two cheap reads, fine to poll."""
+        with self._connect() as connection:
+            others = connection.execute("PRAGMA data_version").fetchone()[0]
+            return id(connection), others, connection.total_changes
+
     def count_runs(self) -> int:
         with self._connect() as connection:
             return connection.execute("SELECT COUNT(*) FROM runs").fetchone()[0]

@@ -75,6 +75,36 @@ def _follower_at(home: str, run_id: int):
     return RunFollower(_store_at(home), run_id)
 
 
+@st.cache_resource
+def _snapshot_at(home: str):
+    from lepton.live import StoreSnapshot
+
+    return StoreSnapshot(_store_at(home))
+
+
+def get_snapshot():
+    """The run list every session shares (`lepton.live.StoreSnapshot`): read it, never change it."""
+    return _snapshot_at(str(default_home()))
+
+
+def finished_runs() -> list[dict]:
+    """Runs that finished with a model file, newest first."""
+    return get_snapshot().finished()
+
+
+@st.cache_resource
+def get_work_pool():
+    """The worker processes that predict, explain and evaluate for every session (started
+    now, each with TensorFlow loaded, so the first request does not wait for them)."""
+    from lepton.prediction import warm_up
+    from lepton.workpool import WorkPool
+
+    workers = max(1, int(os.environ.get("LEPTON_WORK_PROCESSES", "0")) or (os.cpu_count() or 1))
+    pool = WorkPool(workers, initializer=warm_up, initargs=(1,))
+    pool.warm_up()
+    return pool
+
+
 def get_follower(run_id: int):
     """The shared live reader of a run: every session watching it reuses its rows."""
     return _follower_at(str(default_home()), run_id)
@@ -210,23 +240,23 @@ def runs_status_ui(ticking: bool = True) -> None:
         ticking: False on a page that follows the run itself (Train): each sidebar tick makes
             the browser redraw, which costs the CPU a training shares.
     """
-    latest = get_store().latest_run()
+    latest = get_snapshot().latest()
     active = bool(latest and latest["status"] in ACTIVE_STATUSES)
     interval = (2.0 if active else 10.0) if ticking else None
     st.fragment(run_every=interval)(runs_status)(active)
 
 
 def runs_status(was_active: bool) -> None:
-    store = get_store()
-    latest = store.latest_run()
+    snapshot = get_snapshot()
+    latest = snapshot.latest()
     active = bool(latest and latest["status"] in ACTIVE_STATUSES)
     if active != was_active:
         st.rerun(scope="app")
     if active:
         st.info(t("common.run_training", id=latest["id"]), icon=":material/hourglass_top:")
-    count = store.count_runs()
+    count = len(snapshot.runs())
     stored = "common.runs_stored_one" if count == 1 else "common.runs_stored_other"
-    st.caption(t(stored, count=count, folder=store.home))
+    st.caption(t(stored, count=count, folder=snapshot.store.home))
 
 
 def preparation_text(kind: str, input_shape) -> str:

@@ -1,23 +1,21 @@
 """Predict: upload or draw digits, see each preprocessing step, the answer and why it was given."""
 
 import re
-import time
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from lepton import charts, explain
-from lepton.imaging import ImageError, preparer, preprocess_image
-from lepton.inference import top_k
+from lepton import charts, explain, prediction
 from lepton.jobs import TrainingBusy
 from lepton.model import ModelConfig
+from lepton.prediction import ModelReference, Prediction, picture_key
 from lepton.recipes import default_config
 from pages.common import (
+    finished_runs,
     get_jobs,
-    get_predictor,
     get_store,
+    get_work_pool,
     language,
     preparation_text,
     run_label,
@@ -27,6 +25,7 @@ from pages.common import (
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 EXPLANATIONS = {"Grad-CAM": "predict.method_grad_cam",  # radio value → catalogue key of its name
                 "Gradient saliency": "predict.method_saliency"}
+METHODS = {"Grad-CAM": "grad_cam", "Gradient saliency": "saliency"}  # → lepton.prediction's
 # lepton.imaging names its steps in English; the page shows them in the chosen language.
 STEP_PATTERNS = [
     (re.compile(r"fitted to (?P<size>\S+)"), "predict.step_fitted"),
@@ -106,33 +105,49 @@ def inputs_ui() -> list[tuple[str, object]]:
     return pictures
 
 
-def predict_all(pictures, predictor, class_names, prepare=preprocess_image) -> list[dict]:
-    """Each picture preprocessed (by `prepare`) and predicted; a bad one gets an error, not an
-    exception. `latency_ms` is decode + preprocess + inference, as `python -m lepton predict`
-    reports it."""
-    results = []
-    for name, picture in pictures:
-        started = time.perf_counter()
-        try:
-            image = prepare(picture)
-        except ImageError as error:
-            results.append({"file": name, "error": str(error)})
-            continue
-        probabilities = predictor(image.input[np.newaxis])[0]
-        latency_ms = (time.perf_counter() - started) * 1000
-        results.append({
-            "file": name, "error": None, "image": image, "probabilities": probabilities,
-            "top": top_k(probabilities, class_names, len(class_names)), "latency_ms": latency_ms,
-        })
-    return results
+def wait_ui(pool, tickets) -> None:
+    """Waits for the worker processes' answers, saying where this session's requests queue."""
+    waiting = [ticket for ticket in tickets if not ticket.done()]
+    if not waiting:
+        return
+    status = st.empty()
+    while waiting:
+        ahead = pool.ahead_of(waiting[0])
+        if ahead >= pool.workers:
+            status.info(t("predict.queued", ahead=ahead, workers=pool.workers),
+                        icon=":material/hourglass_top:")
+        else:
+            status.info(t("predict.working", done=len(tickets) - len(waiting),
+                          total=len(tickets)), icon=":material/hourglass_top:")
+        waiting[0].wait(0.25)
+        waiting = [ticket for ticket in waiting if not ticket.done()]
+    status.empty()
+
+
+def answer(ticket, name: str = ""):
+    """A ticket's result; a worker's unexpected failure as a Prediction with its reason."""
+    try:
+        return ticket.result()
+    except Exception as error:  # the page must still show the other pictures
+        return Prediction(file=name, error=t("predict.worker_failed", reason=str(error)))
+
+
+def predict_all(pictures, reference: ModelReference, pool) -> list[Prediction]:
+    """Each picture preprocessed and predicted in the worker processes (answers cached by
+    content: the same picture for the same model is worked on once, whoever sends it)."""
+    tickets = [pool.submit(("predict", reference, name, picture_key(picture)),
+                           prediction.predict, reference, name, picture)
+               for name, picture in pictures]
+    wait_ui(pool, tickets)
+    return [answer(ticket, name) for ticket, (name, _) in zip(tickets, pictures)]
 
 
 def results_table_ui(results: list[dict]) -> None:
     table = pd.DataFrame([
-        {"file": result["file"],
-         "prediction": result["top"][0]["class"] if not result["error"] else None,
-         "confidence": result["top"][0]["probability"] if not result["error"] else None,
-         "latency_ms": result.get("latency_ms"), "error": result["error"]}
+        {"file": result.file,
+         "prediction": result.top[0]["class"] if not result.error else None,
+         "confidence": result.top[0]["probability"] if not result.error else None,
+         "latency_ms": result.latency_ms, "error": result.error}
         for result in results
     ])
     # Column names stay stable (they head the CSV); the labels shown follow the language.
@@ -149,76 +164,98 @@ def results_table_ui(results: list[dict]) -> None:
                        "lepton-predictions.csv", "text/csv", icon=":material/download:")
 
 
-def detail_ui(result: dict, model, top: int) -> None:
+def detail_ui(result: Prediction, reference: ModelReference, pool, top: int) -> None:
     """One picture: the preprocessing strip, the answer, an explanation and feature maps."""
-    image = result["image"]
+    image = result.image
     columns = st.columns(len(image.steps))
     for column, step in zip(columns, image.steps):
         column.image(step.image, caption=step_caption(step.label), clamp=True, width="stretch")
-    answer, bars, heat = st.columns([1, 2, 2])
-    best = result["top"][0]
-    answer.metric(t("predict.prediction"), best["class"],
-                  t("predict.confident", percent=f"{best['probability']:.1%}"),
-                  delta_color="off")
-    answer.caption(t("predict.timing", milliseconds=f"{result['latency_ms']:.1f}"),
-                   help=t("predict.latency_help"))
+    answer_column, bars, heat = st.columns([1, 2, 2])
+    best = result.top[0]
+    answer_column.metric(t("predict.prediction"), best["class"],
+                         t("predict.confident", percent=f"{best['probability']:.1%}"),
+                         delta_color="off")
+    answer_column.caption(t("predict.timing", milliseconds=f"{result.latency_ms:.1f}"),
+                          help=t("predict.latency_help"))
     with bars:
-        st.plotly_chart(charts.probability_bars(result["top"][:top], language=language()),
+        st.plotly_chart(charts.probability_bars(list(result.top[:top]), language=language()),
                         key="probability_bars")
         with st.expander(t("predict.every_class")):
-            st.dataframe(pd.DataFrame(result["top"])[["class", "probability"]], hide_index=True,
-                         column_config={
+            st.dataframe(pd.DataFrame(list(result.top))[["class", "probability"]],
+                         hide_index=True, column_config={
                              "class": st.column_config.TextColumn(t("predict.column_class")),
                              "probability": st.column_config.NumberColumn(
                                  t("predict.column_probability"), format="%.6f"),
                          })
+    input_key = picture_key(image.input)
     with heat:
         # Names looked up now, in this run's language: format_func is also called later.
         methods = {value: t(key) for value, key in EXPLANATIONS.items()}
         method = st.radio(t("predict.explanation"), list(methods), horizontal=True,
                           key="explain_method", format_func=methods.get,
                           help=t("predict.explanation_help"))
-        compute = explain.grad_cam if method == "Grad-CAM" else explain.saliency
-        heatmap = compute(model, image.input, best["index"])
-        st.image(explain.overlay(image.input, heatmap), width="stretch",
-                 caption=t("predict.heatmap_caption", method=methods[method],
-                           label=best["class"], width=image.input.shape[1],
-                           height=image.input.shape[0]))
-    with st.expander(t("predict.feature_maps")):
-        for layer in explain.feature_maps(model, image.input):
-            st.image(explain.grid(layer["maps"], scale=3), clamp=True,
-                     caption=f"{layer['name']} ({layer['type']}): "
-                             f"{' × '.join(map(str, layer['maps'].shape))}")
+        ticket = pool.submit(("explain", reference, input_key, best["index"], method),
+                             prediction.explanation, reference, image.input, best["index"],
+                             METHODS[method])
+        wait_ui(pool, [ticket])
+        heatmap = answer(ticket)
+        if isinstance(heatmap, Prediction):
+            st.error(heatmap.error)
+        else:
+            st.image(heatmap, width="stretch",
+                     caption=t("predict.heatmap_caption", method=methods[method],
+                               label=best["class"], width=image.input.shape[1],
+                               height=image.input.shape[0]))
+    # Worked out only while open: a closed expander's content would be computed for nothing.
+    maps_box = st.expander(t("predict.feature_maps"), key="feature_maps_open", on_change="rerun")
+    with maps_box:
+        if maps_box.open:
+            feature_maps_ui(reference, pool, image.input, input_key)
+
+
+def feature_maps_ui(reference: ModelReference, pool, model_input, input_key: str) -> None:
+    ticket = pool.submit(("feature_maps", reference, input_key), prediction.feature_maps,
+                         reference, model_input)
+    wait_ui(pool, [ticket])
+    layers = answer(ticket)
+    if isinstance(layers, Prediction):
+        st.error(layers.error)
+        return
+    for layer in layers:
+        st.image(explain.grid(layer["maps"], scale=3), clamp=True,
+                 caption=f"{layer['name']} ({layer['type']}): "
+                         f"{' × '.join(map(str, layer['maps'].shape))}")
 
 
 st.title(t("predict.title"))
-finished = [run for run in get_store().list_runs("done") if run["model_path"]]
+finished = finished_runs()
 if not finished:
     quick_train_ui()
     st.stop()
 
 run = choose_run_ui(finished)
-class_names = tuple(run["metrics"].get("class_names") or [str(digit) for digit in range(10)])
-predictor = get_predictor(run["model_path"])
-# The run records how its dataset's pictures were made; new pictures must be made the same way.
-kind = run["metrics"].get("preprocessing", "digit")
-input_shape = run["model_config"].get("input_shape", (28, 28, 1))
-prepare, _ = preparer(kind, input_shape)
+try:
+    reference = ModelReference.of_run(run)
+except ValueError as error:
+    st.error(str(error))
+    st.stop()
+pool = get_work_pool()
 pictures = inputs_ui()
-st.caption(t("predict.preparation", preparation=preparation_text(kind, input_shape)))
+st.caption(t("predict.preparation", preparation=preparation_text(reference.kind,
+                                                                 reference.input_shape)))
 if not pictures:
     st.stop()
 
-results = predict_all(pictures, predictor, class_names, prepare)
-for failed in (result for result in results if result["error"]):
-    st.error(t("predict.file_error", file=failed["file"], error=failed["error"]))
-answered = [result for result in results if not result["error"]]
+results = predict_all(pictures, reference, pool)
+for failed in (result for result in results if result.error):
+    st.error(t("predict.file_error", file=failed.file, error=failed.error))
+answered = [result for result in results if not result.error]
 if len(results) > 1:
     results_table_ui(results)
 if answered:
     chosen = 0
     if len(answered) > 1:
         chosen = st.selectbox(t("predict.inspect"), range(len(answered)), key="inspect",
-                              format_func=lambda index: f"{index + 1}. {answered[index]['file']}")
-    top = st.slider(t("predict.top_classes"), 1, len(class_names), 3, key="top_k")
-    detail_ui(answered[chosen], predictor.model, top)
+                              format_func=lambda index: f"{index + 1}. {answered[index].file}")
+    top = st.slider(t("predict.top_classes"), 1, len(reference.class_names), 3, key="top_k")
+    detail_ui(answered[chosen], reference, pool, top)
