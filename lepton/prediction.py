@@ -146,6 +146,22 @@ def feature_maps(reference: ModelReference, image: np.ndarray) -> list[dict]:
     return explain.feature_maps(model, image, extractor=_extractor(reference))
 
 
+def inspection(reference: ModelReference, image: np.ndarray) -> dict:
+    """Everything the Architecture page shows of one test image: probabilities, the saliency
+    and Grad-CAM overlays (of the predicted class) and the feature maps."""
+    from lepton import explain
+
+    probabilities = predictor(reference)(image[np.newaxis])[0]
+    predicted = int(probabilities.argmax())
+    model = predictor(reference).model
+    return {
+        "probabilities": probabilities,
+        "saliency": explain.overlay(image, explain.saliency(model, image, predicted)),
+        "grad_cam": explain.overlay(image, explain.grad_cam(model, image, predicted)),
+        "feature_maps": feature_maps(reference, image),
+    }
+
+
 @functools.lru_cache(maxsize=4)
 def _extractor_of(model_path: str, version: int):
     from lepton import explain

@@ -13,6 +13,7 @@ worker processes instead, and
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import threading
@@ -24,6 +25,20 @@ from dataclasses import dataclass, field
 
 CACHE_BYTES = 256 * 2**20
 RETRIES = 1  # a request whose worker died is tried once more on a fresh one
+
+
+def _start_worker(initializer: Callable | None, initargs: tuple) -> None:
+    """Runs in each new worker: it ends with its parent, then the caller's initializer."""
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _exit_with_parent() -> None:
+    # An idle worker waits on its task queue forever, even once the server was killed; the
+    # parent's sentinel becomes readable when it dies.
+    multiprocessing.connection.wait([multiprocessing.parent_process().sentinel])
+    os._exit(0)
 
 
 @dataclass
@@ -90,7 +105,8 @@ class WorkPool:
         # Spawned, not forked: the server has threads (and maybe TensorFlow) a fork would copy
         # in whatever state they were.
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=self._initializer, initargs=self._initargs)
+                                   initializer=_start_worker,
+                                   initargs=(self._initializer, self._initargs))
 
     def warm_up(self) -> None:
         """Starts every worker now (they start on demand otherwise)."""

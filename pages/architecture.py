@@ -4,7 +4,7 @@ charts, and what a trained network's layers see in one test image."""
 import pandas as pd
 import streamlit as st
 
-from lepton import diagrams, explain
+from lepton import diagrams, explain, prediction
 from lepton.data import DatasetUnavailable
 from lepton.model import (
     MAX_CONV_BLOCKS,
@@ -13,7 +13,16 @@ from lepton.model import (
     build_model,
     layer_table,
 )
-from pages.common import get_dataset, get_predictor, get_store, language, run_label, t
+from lepton.prediction import ModelReference
+from pages.common import (
+    finished_runs,
+    get_dataset,
+    get_predictor,
+    get_work_pool,
+    language,
+    run_label,
+    t,
+)
 
 # Stable values (kept in session state); their names come from the catalogue.
 SOURCES = {
@@ -44,15 +53,6 @@ def get_built_model(config: ModelConfig):
     """An untrained model per configuration: only its structure is shown."""
     with st.spinner(t("architecture.building_model")):
         return _build(config)
-
-
-@st.cache_resource(max_entries=4)
-def get_feature_model(model_path: str):
-    return explain.feature_model(get_predictor(model_path).model)
-
-
-def finished_runs() -> list[dict]:
-    return [run for run in get_store().list_runs("done") if run["model_path"]]
 
 
 def custom_config_ui() -> ModelConfig | None:
@@ -175,7 +175,7 @@ def feature_maps_ui(runs: list[dict], chosen_run: dict | None) -> None:
     if chosen_run is None:
         chosen_run = run_ui(runs, t("architecture.trained_run"), "fm_run")
     try:
-        model = get_predictor(chosen_run["model_path"]).model
+        reference = ModelReference.of_run(chosen_run)
         dataset = get_dataset(chosen_run["dataset"])
     except (ValueError, DatasetUnavailable) as error:
         st.error(t("architecture.cannot_show_run", id=chosen_run["id"], reason=str(error)),
@@ -185,21 +185,28 @@ def feature_maps_ui(runs: list[dict], chosen_run: dict | None) -> None:
                       len(dataset.y_test) - 1, 0, key="fm_index")
     image = dataset.x_test[index]
     class_names = tuple(chosen_run["metrics"].get("class_names") or dataset.class_names)
-    probabilities = get_predictor(chosen_run["model_path"])(image[None])[0]
+    # Worked out in a worker process, once per run and image for every session.
+    ticket = get_work_pool().submit(("inspection", reference, dataset.name, index),
+                                    prediction.inspection, reference, image)
+    if not ticket.done():
+        with st.spinner(t("architecture.explaining")):
+            ticket.wait(None)
+    inspected = ticket.result()
+    probabilities = inspected["probabilities"]
     predicted = int(probabilities.argmax())
     images = st.columns([1, 1, 1, 2])
     images[0].image(explain.upscale(image[..., 0], 6), clamp=True,
                     caption=t("architecture.image_caption", index=index,
                               label=class_names[int(dataset.y_test[index])]))
-    images[1].image(explain.upscale(explain.overlay(image, explain.saliency(model, image)), 6),
+    images[1].image(explain.upscale(inspected["saliency"], 6),
                     caption=t("architecture.saliency_caption"))
-    images[2].image(explain.upscale(explain.overlay(image, explain.grad_cam(model, image)), 6),
+    images[2].image(explain.upscale(inspected["grad_cam"], 6),
                     caption=t("architecture.grad_cam_caption"))
     images[3].metric(t("architecture.predicted"), class_names[predicted],
                      t("architecture.confident", confidence=f"{probabilities[predicted]:.1%}"),
                      delta_color="off")
     images[3].caption(t("architecture.heat_caption", id=chosen_run["id"]))
-    maps = explain.feature_maps(model, image, get_feature_model(chosen_run["model_path"]))
+    maps = inspected["feature_maps"]
     columns = st.columns(2)
     for position, layer in enumerate(maps):
         height, width, channels = layer["maps"].shape

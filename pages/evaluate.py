@@ -4,17 +4,34 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lepton import charts
+from lepton import charts, prediction
 from lepton.evaluation import evaluate_probabilities
-from pages.common import get_dataset, get_predictor, get_store, language, run_label, t
+from lepton.prediction import ModelReference
+from pages.common import (
+    finished_runs,
+    get_dataset,
+    get_store,
+    get_work_pool,
+    language,
+    run_label,
+    t,
+)
 
 GALLERY_SIZE = 24
 
 
-@st.cache_data(max_entries=8, show_spinner=False)  # the caller shows a translated spinner
-def test_probabilities(model_path: str, dataset_name: str) -> np.ndarray:
-    dataset = get_dataset(dataset_name)
-    return get_predictor(model_path)(dataset.x_test)
+def test_probabilities(run: dict, dataset_name: str) -> np.ndarray:
+    """Every test image's class probabilities, worked out in a worker process once per model
+    and dataset (then shared by every session)."""
+    reference = ModelReference.of_run(run)
+    home = str(get_store().home)
+    ticket = get_work_pool().submit(("test probabilities", reference, dataset_name, home),
+                                    prediction.dataset_probabilities, reference, dataset_name,
+                                    home)
+    if not ticket.done():
+        with st.spinner(t("evaluate.predicting")):
+            ticket.wait(None)
+    return ticket.result()
 
 
 def choose_ui(runs: list[dict]) -> tuple[dict, str]:
@@ -48,7 +65,7 @@ def gallery_ui(images: np.ndarray, captions: list[str], columns: int = 8) -> Non
 
 
 st.title(t("evaluate.title"))
-finished = [run for run in get_store().list_runs("done") if run["model_path"]]
+finished = finished_runs()
 if not finished:
     st.info(t("evaluate.no_runs"))
     st.stop()
@@ -65,8 +82,7 @@ if dataset.input_shape != tuple(run["model_config"]["input_shape"]):
                shape=dataset.input_shape))
     st.stop()
 
-with st.spinner(t("evaluate.predicting")):
-    probabilities = test_probabilities(run["model_path"], dataset_name)
+probabilities = test_probabilities(run, dataset_name)
 metrics = evaluate_probabilities(probabilities, dataset.y_test, dataset.class_names)
 predicted = probabilities.argmax(axis=1)
 confidence = probabilities.max(axis=1)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from lepton.data import DatasetUnavailable
 from lepton.export import VARIANT_NOTES, VARIANTS, export_run, load_measurements
-from pages.common import get_dataset, get_store, run_label, t
+from pages.common import finished_runs, get_dataset, get_snapshot, get_store, run_label, t
 
 REPEAT_CHOICES = [200, 500, 1000, 2000, 5000]
 CHART_AXES = {  # row key → catalogue key of its axis title
@@ -59,7 +59,7 @@ def choose_ui(runs: list[dict]) -> tuple[dict, list[str], int]:
 
 def measure_ui(run: dict, variants: list[str], repeats: int) -> None:
     """The button that exports and measures, with a progress bar over the variants."""
-    training = [other for other in get_store().list_runs() if other["status"] == "running"]
+    training = [other for other in get_snapshot().runs() if other["status"] == "running"]
     if training:
         st.warning(t("optimize.training_now", run=training[0]["id"]), icon=":material/warning:")
     if not st.button(t("optimize.export_measure"), type="primary", icon=":material/speed:",
@@ -187,7 +187,7 @@ def downloads_ui(rows: list[dict], run_id: int) -> None:
 
 st.title(t("optimize.title"))
 st.caption(t("optimize.intro"))
-finished = [run for run in get_store().list_runs("done") if run["model_path"]]
+finished = finished_runs()
 if not finished:
     st.info(t("optimize.no_runs"), icon=":material/info:")
     st.page_link("pages/train.py", label=t("optimize.train_link"),

@@ -1,5 +1,7 @@
 """lepton.live: a followed run reads only new rows, and builds each figure once per change."""
 
+import time
+
 import pytest
 
 from lepton import live
@@ -81,3 +83,38 @@ def test_ticks_within_the_refresh_window_share_one_read(store, monkeypatch):
     monkeypatch.setattr(live, "MIN_REFRESH_SECONDS", 0.0)
     follower.refresh()
     assert len(follower.batches) == 1
+
+
+# --- StoreSnapshot: the run list every session shares -------------------------------------------
+
+
+def test_a_snapshot_serves_many_readers_from_one_read(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lepton.live import StoreSnapshot
+
+    for _ in range(3):
+        store.create_run("mnist-5k", SMALL_MODEL.to_dict(), {})
+    snapshot = StoreSnapshot(store, max_age=60)
+    with ThreadPoolExecutor(8) as readers:
+        seen = list(readers.map(lambda _: [run["id"] for run in snapshot.runs()], range(200)))
+    assert seen == [[3, 2, 1]] * 200
+    assert snapshot.reads == 1
+
+
+def test_a_snapshot_sees_its_own_process_writes_at_once_and_others_after_max_age(store,
+                                                                                 lepton_home):
+    from lepton.live import StoreSnapshot
+    from lepton.registry import RunStore
+
+    snapshot = StoreSnapshot(store, max_age=0.3)
+    assert snapshot.runs() == []
+    run_id = store.create_run("mnist-5k", SMALL_MODEL.to_dict(), {})
+    assert [run["id"] for run in snapshot.runs()] == [run_id]  # ours: no wait
+    other = RunStore(lepton_home)  # its own connection: stands for another process
+    other.update_run(run_id, status="done", model_path="m.keras")
+    assert snapshot.latest()["status"] == "queued"  # within max_age: the list in memory
+    time.sleep(0.35)
+    assert snapshot.latest()["status"] == "done"
+    assert [run["id"] for run in snapshot.finished()] == [run_id]
+    assert snapshot.reads == 3
