@@ -134,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated: fp32, fp16, int8-dynamic, int8-full")
     export.add_argument("--repeats", type=_positive_int, default=1000,
                         help="single-image latency samples per variant")
+    export.add_argument("--progress-file", type=Path,
+                        help="also publish progress as JSON there (the app follows it)")
 
     calibrate = command("calibrate", "find this host's fastest execution settings (precision, "
                                      "batch size, steps per execution, threads, input pipeline) "
@@ -349,18 +351,21 @@ def _size(count: int | None) -> str:
 
 
 def cmd_export(args, store) -> int:
-    from lepton.data import load_dataset
-    from lepton.export import export_run
+    from lepton.background import ProgressFile
 
-    run = _resolve(store, args.run)
-    dataset = load_dataset(run["dataset"])
-    _progress(f"run {run['id']}: exporting {', '.join(args.variants)} and measuring on "
-              f"{len(dataset.y_test):,} {dataset.name} test images")
+    def report(fraction: float, text: str) -> None:
+        _progress(f"  {text}")
+
+    published = ProgressFile(args.progress_file, report) if args.progress_file else None
     try:
-        rows = export_run(store, run, dataset, args.variants, repeats=args.repeats,
-                          on_progress=lambda fraction, text: _progress(f"  {text}"))
-    except ValueError as error:  # a dataset that does not fit the model
-        raise UsageError(str(error)) from None
+        run, dataset, rows = _export(args, store, published or report)
+    except BaseException as error:
+        if published:  # the page following it shows why
+            published.write(0.0, "export failed", status="failed",
+                            error=f"{type(error).__name__}: {error}")
+        raise
+    if published:
+        published.write(1.0, "Done", status="done")
     keys = ("variant", "path", "bytes", "test_accuracy", "p50_ms", "p95_ms",
             "images_per_second", "size_vs_keras", "accuracy_delta", "top1_agreement",
             "max_abs_diff", "convert_seconds", "error")
@@ -382,6 +387,22 @@ def cmd_export(args, store) -> int:
         )
     _emit(args, document, lines)
     return EXIT_OK if all(row["error"] is None for row in rows) else EXIT_FAILURE
+
+
+def _export(args, store, on_progress) -> tuple[dict, object, list[dict]]:
+    from lepton.data import load_dataset
+    from lepton.export import export_run
+
+    run = _resolve(store, args.run)
+    dataset = load_dataset(run["dataset"])
+    _progress(f"run {run['id']}: exporting {', '.join(args.variants)} and measuring on "
+              f"{len(dataset.y_test):,} {dataset.name} test images")
+    try:
+        rows = export_run(store, run, dataset, args.variants, repeats=args.repeats,
+                          on_progress=on_progress)
+    except ValueError as error:  # a dataset that does not fit the model
+        raise UsageError(str(error)) from None
+    return run, dataset, rows
 
 
 def cmd_calibrate(args, store) -> int:

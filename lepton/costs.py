@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lepton.background import write_json_atomic
+
 RAPL_ROOT = Path("/sys/class/powercap")
 
 # Editable starting points; a user's own prices are saved next to the runs.
@@ -47,10 +49,8 @@ def load_settings(home: Path) -> CostSettings:
 
 
 def save_settings(home: Path, settings: CostSettings) -> None:
-    path = settings_path(home)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(asdict(settings), indent=2))
-    temporary.replace(path)  # atomic: a crash never leaves half a file
+    # A unique temporary name: two sessions saving at once must not write the same file.
+    write_json_atomic(settings_path(home), asdict(settings))
 
 
 def money(wall_seconds: float, price_per_hour: float) -> float:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lepton import background
+from lepton.background import write_atomic
 from lepton.inference import (
     FAST_MODEL_NAME,
     FAST_MODEL_RECORD,
@@ -41,23 +43,11 @@ VARIANT_NOTES = {
 FP32_TOLERANCE = 1e-4  # largest probability difference accepted between fp32 TFLite and Keras
 REPRESENTATIVE_SAMPLES = 200  # calibration images for int8-full (200 gave 99.7 % top-1 agreement)
 MEASUREMENTS_FILE = "measurements.json"
+PROGRESS_FILE = "progress.json"  # of the export running in its own process
 LATENCY_REPEATS = 1000
 LATENCY_WARMUP = 50
 THROUGHPUT_MIN_BATCHES = 20
 THROUGHPUT_MIN_SECONDS = 0.3
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Writes a file so readers (another session, a download) never see half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def export_tflite(model, path: str | Path, variant: str = "fp32",
@@ -99,7 +89,7 @@ def export_tflite(model, path: str | Path, variant: str = "fp32",
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         flatbuffer = converter.convert()
     path = Path(path)
-    _write_atomic(path, flatbuffer)
+    write_atomic(path, flatbuffer)
     return path
 
 
@@ -213,6 +203,30 @@ def exports_folder(store, run_id: int) -> Path:
     return store.run_folder(run_id) / "exports"
 
 
+def start_export(store, run_id: int, variants: list[str] | tuple[str, ...],
+                 repeats: int = LATENCY_REPEATS):
+    """Starts `python -m lepton export` for a run in its own process, for a page: measuring in
+    the server would time the server's work too. Follow it with `export_progress`.
+
+    Raises:
+        ValueError: an export of this run is running already.
+    """
+    running = export_progress(store, run_id)
+    if running and running["status"] == "running":
+        raise ValueError(f"Run {run_id} is being exported already (process {running['pid']});"
+                         " wait for it to finish.")
+    folder = exports_folder(store, run_id)
+    return background.start(
+        ["lepton", "export", "--run", str(run_id), "--variants", ",".join(variants),
+         "--repeats", str(repeats), "--progress-file", str(folder / PROGRESS_FILE)],
+        folder / "export.log", folder / PROGRESS_FILE)
+
+
+def export_progress(store, run_id: int) -> dict | None:
+    """The run's latest export's progress (`lepton.background.read_progress`); None if never."""
+    return background.read_progress(exports_folder(store, run_id) / PROGRESS_FILE, "export")
+
+
 def export_run(store, run: dict, dataset, variants: tuple[str, ...] | list[str] = VARIANTS,
                repeats: int = LATENCY_REPEATS, num_threads: int | None = None,
                on_progress: Callable[[float, str], None] | None = None) -> list[dict]:
@@ -306,7 +320,7 @@ def export_run(store, run: dict, dataset, variants: tuple[str, ...] | list[str] 
         "method": measurement_method(repeats, threads, len(y_test)),
         "rows": rows,
     }
-    _write_atomic(folder / MEASUREMENTS_FILE, json.dumps(document, indent=2).encode())
+    write_atomic(folder / MEASUREMENTS_FILE, json.dumps(document, indent=2).encode())
     progress(1.0, "Done")
     return rows
 
@@ -360,7 +374,7 @@ def write_fast_model(model, model_path: str | Path, check_images: np.ndarray | N
         "checked_images": len(check_images),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    _write_atomic(model_path.with_name(FAST_MODEL_RECORD), json.dumps(record, indent=2).encode())
+    write_atomic(model_path.with_name(FAST_MODEL_RECORD), json.dumps(record, indent=2).encode())
     return {
         "tflite_bytes": fast.stat().st_size,
         "latency_ms": p50,

@@ -35,10 +35,17 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from lepton import background
+from lepton.background import (
+    ProgressFile,
+    ProgressHandler,
+    project_environment,
+    read_json,
+    read_progress,
+    write_json_atomic,
+)
 from lepton.host import cpu_flags, cpu_model
 from lepton.training import PRECISIONS, TrainConfig, set_threads
-
-ProgressHandler = Callable[[float, str], None]
 
 CALIBRATION_FILE = "fastpath.json"
 PROGRESS_FILE = "calibration-progress.json"
@@ -425,16 +432,6 @@ def measure(
     return judge([rows[index] for index in range(len(candidates))])
 
 
-def _project_environment() -> dict:
-    environment = dict(os.environ)
-    project = str(Path(__file__).resolve().parent.parent)
-    environment["PYTHONPATH"] = os.pathsep.join(
-        part for part in (project, environment.get("PYTHONPATH", "")) if part
-    )
-    environment["PYTHONUNBUFFERED"] = "1"
-    return environment
-
-
 def _measure_in_child(candidates: list[Candidate], dataset, epochs: int,
                       on_progress: ProgressHandler) -> list[dict]:
     """`measure` in a fresh `python -m lepton.fastpath measure --json` process."""
@@ -450,7 +447,7 @@ def _measure_in_child(candidates: list[Candidate], dataset, epochs: int,
         process = subprocess.Popen(
             [sys.executable, "-m", "lepton.fastpath", "measure", "--json"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=_project_environment(),
+            env=project_environment(),
         )
         output: list[str] = []
         reader = threading.Thread(target=lambda: output.append(process.stdout.read()),
@@ -556,28 +553,8 @@ def confirm(rows: list[dict], dataset=None, epochs: int = EPOCHS,
     return judge([{**row, **confirmed.get(id(row), {})} for row in rows])
 
 
-def _write_json_atomic(path: Path, document) -> None:
-    """Writes a file so that readers (a page, another calibration) never see half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(document, stream, indent=2)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):  # missing, unreadable, half-written by an old version, …
-        return None
-
-
 def _read_hosts(home: Path) -> dict:
-    document = _read_json(Path(home) / CALIBRATION_FILE)
+    document = read_json(Path(home) / CALIBRATION_FILE)
     if not isinstance(document, dict) or not isinstance(document.get("hosts"), dict):
         return {}
     return document["hosts"]
@@ -605,7 +582,7 @@ def save_calibration(home: str | Path, rows: list[dict], winner: dict,
     }
     hosts = _read_hosts(home)
     hosts[entry["key"]] = entry
-    _write_json_atomic(home / CALIBRATION_FILE, {"version": FILE_VERSION, "hosts": hosts})
+    write_json_atomic(home / CALIBRATION_FILE, {"version": FILE_VERSION, "hosts": hosts})
     return entry
 
 
@@ -652,56 +629,13 @@ def execution_settings(home: str | Path | None = None) -> tuple[dict, str]:
     return winner.to_dict(), source
 
 
-class _ProgressFile:
-    """Publishes a calibration's progress in `LEPTON_HOME/calibration-progress.json`."""
-
-    def __init__(self, home: Path, on_progress: ProgressHandler | None):
-        self.path = home / PROGRESS_FILE
-        self.on_progress = on_progress
-        self.started = datetime.now(UTC).isoformat(timespec="seconds")
-
-    def write(self, fraction: float, text: str, status: str = "running",
-              error: str | None = None, pid: int | None = None) -> None:
-        _write_json_atomic(self.path, {
-            "status": status, "fraction": round(min(max(fraction, 0.0), 1.0), 4), "text": text,
-            "error": error, "pid": pid or os.getpid(), "started": self.started,
-            "updated": datetime.now(UTC).isoformat(timespec="seconds"),
-        })
-
-    def __call__(self, fraction: float, text: str) -> None:
-        self.write(fraction, text)
-        if self.on_progress:
-            self.on_progress(fraction, text)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    try:  # a finished child nobody waited for yet is a zombie: it will never write again
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def calibration_progress(home: str | Path) -> dict | None:
     """The latest calibration's progress: fraction, text, status (running, done or failed),
     error, pid, started and updated; None before the first calibration.
 
     A "running" record whose process is gone reads as failed.
     """
-    record = _read_json(Path(home) / PROGRESS_FILE)
-    if not isinstance(record, dict) or "status" not in record:
-        return None
-    if record["status"] == "running" and isinstance(record.get("pid"), int) \
-            and not _process_alive(record["pid"]):
-        record = {**record, "status": "failed",
-                  "error": "the calibration process ended before it finished"}
-    return record
+    return read_progress(Path(home) / PROGRESS_FILE, "calibration")
 
 
 def run_calibration(
@@ -729,7 +663,7 @@ def run_calibration(
     lock = TrainingLock(home)
     lock.acquire(f"calibration, process {os.getpid()}")
     # Only now: a refused calibration must not overwrite the progress of the one that runs.
-    progress = _ProgressFile(home, on_progress)
+    progress = ProgressFile(Path(home) / PROGRESS_FILE, on_progress)
     started = time.perf_counter()
     try:
         progress(0.0, f"loading {DATASET}")
@@ -787,16 +721,10 @@ def start_calibration(home: str | Path, quick: bool = False) -> subprocess.Popen
     probe = TrainingLock(home)
     probe.acquire("checking before a calibration")  # raises TrainingBusy early, for the page
     probe.release()
-    command = [sys.executable, "-m", "lepton.fastpath", "calibrate", "--home", str(home)]
+    arguments = ["lepton.fastpath", "calibrate", "--home", str(home)]
     if quick:
-        command.append("--quick")
-    with open(home / "calibration.log", "ab") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, env=_project_environment(),
-                                   start_new_session=True)
-    # The child's pid, so that a child that dies before its first write reads as failed.
-    _ProgressFile(home, None).write(0.0, "starting", pid=process.pid)
-    return process
+        arguments.append("--quick")
+    return background.start(arguments, home / "calibration.log", home / PROGRESS_FILE)
 
 
 def format_table(rows: list[dict]) -> str:

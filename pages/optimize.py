@@ -8,9 +8,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lepton.data import DatasetUnavailable
-from lepton.export import VARIANT_NOTES, VARIANTS, export_run, load_measurements
-from pages.common import finished_runs, get_dataset, get_snapshot, get_store, run_label, t
+from lepton.export import (
+    VARIANT_NOTES,
+    VARIANTS,
+    export_progress,
+    load_measurements,
+    start_export,
+)
+from pages.common import finished_runs, get_snapshot, get_store, run_label, t
 
 REPEAT_CHOICES = [200, 500, 1000, 2000, 5000]
 CHART_AXES = {  # row key → catalogue key of its axis title
@@ -22,6 +27,7 @@ EXPORT_STEPS = [
     (re.compile(r"Loading and measuring the \.keras model"), "optimize.progress_keras"),
     (re.compile(r"Converting and measuring (?P<variant>\S+)"), "optimize.progress_variant"),
     (re.compile(r"Done"), "optimize.progress_done"),
+    (re.compile(r"starting"), "optimize.progress_starting"),
 ]
 
 
@@ -58,25 +64,37 @@ def choose_ui(runs: list[dict]) -> tuple[dict, list[str], int]:
 
 
 def measure_ui(run: dict, variants: list[str], repeats: int) -> None:
-    """The button that exports and measures, with a progress bar over the variants."""
+    """The button that starts an export in its own process, and its progress while it runs."""
+    progress = export_progress(get_store(), run["id"])
+    running = bool(progress and progress["status"] == "running")
+    st.fragment(run_every=1.0 if running else None)(export_status)(run, running)
+    if running:
+        return
     training = [other for other in get_snapshot().runs() if other["status"] == "running"]
     if training:
         st.warning(t("optimize.training_now", run=training[0]["id"]), icon=":material/warning:")
-    if not st.button(t("optimize.export_measure"), type="primary", icon=":material/speed:",
-                     key="export_measure", disabled=not variants,
-                     help=t("optimize.export_measure_help")):
-        return
-    bar = st.progress(0.0, text=t("optimize.loading_test_set"))
-    try:
-        dataset = get_dataset(run["dataset"])
-        export_run(get_store(), run, dataset, variants, repeats=repeats,
-                   on_progress=lambda fraction, text: bar.progress(fraction,
-                                                                   text=export_step(text)))
-    except (ValueError, DatasetUnavailable) as error:
-        st.error(t("optimize.export_failed", run=run["id"], reason=str(error)),
+    if st.button(t("optimize.export_measure"), type="primary", icon=":material/speed:",
+                 key="export_measure", disabled=not variants,
+                 help=t("optimize.export_measure_help")):
+        try:
+            start_export(get_store(), run["id"], variants, repeats)
+        except ValueError as error:
+            st.warning(str(error))
+            return
+        st.rerun()
+
+
+def export_status(run: dict, was_running: bool) -> None:
+    """The running export's progress bar; the whole page again once it ended."""
+    progress = export_progress(get_store(), run["id"])
+    running = bool(progress and progress["status"] == "running")
+    if was_running and not running:
+        st.rerun(scope="app")  # the table and charts of the new measurements
+    if running:
+        st.progress(progress["fraction"], text=export_step(progress["text"]))
+    elif progress and progress["status"] == "failed":
+        st.error(t("optimize.export_failed", run=run["id"], reason=progress.get("error") or ""),
                  icon=":material/error:")
-    finally:
-        bar.empty()
 
 
 def method_text(document: dict) -> str:

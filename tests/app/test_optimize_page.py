@@ -1,9 +1,11 @@
 """The Optimize page under AppTest: export and measure a run, persisted figures, downloads."""
 
+import time
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lepton.export import VARIANTS, load_measurements
+from lepton.export import VARIANTS, export_progress, load_measurements
 from lepton.registry import RunStore
 
 APP = "../../app.py"
@@ -37,6 +39,17 @@ def test_export_and_measure_fills_the_table_chart_downloads_and_persists(finishe
     at.multiselect(key="optimize_variants").set_value(["fp32", "int8-dynamic"])
     at.select_slider(key="optimize_repeats").set_value(200)
     at.button(key="export_measure").click().run()
+    assert not at.exception, at.exception
+    # The export runs in its own process (never in the server's): the page follows it.
+    assert at.get("progress"), "no progress bar while the export runs"
+    assert "export_measure" not in [button.key for button in at.button]
+    store = RunStore(lepton_home)
+    deadline = time.monotonic() + TIMEOUT
+    while export_progress(store, finished_run["id"])["status"] == "running":
+        assert time.monotonic() < deadline, "the export did not finish"
+        time.sleep(0.5)
+    assert export_progress(store, finished_run["id"])["status"] == "done"
+    at.run()
     assert not at.exception, at.exception
 
     table = measured_table(at)
