@@ -140,8 +140,8 @@ class ScriptRun:
         return self.finished - (self.requested if self.requested is not None else self.started)
 
     def find(self, kind: str) -> list:
-        """The elements of one type ("metric", "exception", "alert", "dataframe", ...), in order
-        of arrival, as their protobuf messages."""
+        """The elements of one type ("metric", "exception", "alert", "dataframe", ...) on the
+        page, in page order, as their protobuf messages."""
         return [getattr(element, kind) for element in self.elements
                 if element.WhichOneof("type") == kind]
 
@@ -191,6 +191,7 @@ class StreamlitSession:
         self.runs: list[ScriptRun] = []
         self.widget_states: dict[str, WidgetState] = {}
         self.page_not_found = False
+        self.page_path = ""
         self.closed_reason: str | None = None
         self._xsrf_token = ""
         self._websocket = None
@@ -230,6 +231,7 @@ class StreamlitSession:
             open_timeout=60)
         self._reader_task = asyncio.create_task(self._read_messages())
         self.query_string = query_string
+        self.page_path = page
         return await self.rerun(page_name=page)
 
     async def close(self) -> None:
@@ -261,7 +263,8 @@ class StreamlitSession:
         state.context_info.timezone = self.timezone
         state.context_info.timezone_offset = 0
         state.context_info.locale = self.locale
-        state.context_info.url = f"{self.base_url}/{page_name}"
+        query = f"?{self.query_string}" if self.query_string else ""
+        state.context_info.url = f"{self.base_url}/{self.page_path}{query}"
         state.context_info.color_scheme = "light"
         return state
 

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-CACHE_BYTES = 256 * 2**20
+CACHE_BYTES = 128 * 2**20  # ~80 photos with every preprocessing step
 RETRIES = 1  # a request whose worker died is tried once more on a fresh one
 
 
