@@ -34,9 +34,6 @@ def _route_through_app() -> None:
         st.rerun()
 
 
-_route_through_app()
-
-
 def freeze_heavy_imports() -> None:
     """Takes TensorFlow's and Keras' objects out of the garbage collector's sight, once.
 
@@ -281,3 +278,8 @@ def status_label(status: str) -> str:
     """A run status (queued, running, done, failed, cancelled, interrupted) in words."""
     key = f"common.status_{status}"
     return t(key) if key in catalogue(DEFAULT_LANGUAGE) else status
+
+
+# Last: the rerun it may ask for interrupts this import, and a session importing this module at
+# the same moment must find every name above already defined.
+_route_through_app()
