@@ -7,12 +7,14 @@ DATASET ?= mnist-5k
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast system-deps clean
+.PHONY: run test test-fast lint system-deps clean
 
-$(STAMP): requirements.txt
+# Runtime and test pins kept apart; the project itself installed editable (the `lepton` command).
+$(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-test.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 # Debian packages: Chromium for the browser suite, full Fashion-MNIST, a CJK font for screenshots.
@@ -28,6 +30,11 @@ run: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
+
+# Style (ruff) and the layer contracts of pyproject.toml (import-linter).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # Everything but the real-browser suite.
 test-fast: $(STAMP)
