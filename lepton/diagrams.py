@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from lepton import ops
 from lepton.i18n import DEFAULT_LANGUAGE, translate
 from lepton.model import layer_table
+from lepton.ops import shape_text
 
 # Fill colours by layer type, light enough for black text.
 LAYER_COLOURS = {
@@ -66,11 +67,6 @@ _GRAPH_ATTRIBUTES = (
 
 
 # --- Graphviz DOT ---------------------------------------------------------------------------
-
-
-def shape_text(shape) -> str:
-    """(26, 26, 32) → '26×26×32'."""
-    return "×".join(str(int(size)) for size in shape)
 
 
 def network_dot(model, language: str = DEFAULT_LANGUAGE) -> str:

@@ -52,3 +52,9 @@ def evaluate(model, x_test: np.ndarray, y_test: np.ndarray, class_names: tuple[s
     from lepton.inference import predict_batch
 
     return evaluate_probabilities(predict_batch(model, x_test, batch_size), y_test, class_names)
+
+
+def confident_mistakes(probabilities: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """Indices of up to `count` wrongly classified images, the most confident mistake first."""
+    wrong = np.flatnonzero(probabilities.argmax(axis=1) != labels)
+    return wrong[np.argsort(-probabilities.max(axis=1)[wrong], kind="stable")][:count]

@@ -21,6 +21,7 @@ import numpy as np
 
 from lepton import background
 from lepton.background import write_atomic
+from lepton.i18n import Message, message
 from lepton.inference import (
     FAST_MODEL_NAME,
     FAST_MODEL_RECORD,
@@ -229,7 +230,7 @@ def export_progress(store, run_id: int) -> dict | None:
 
 def export_run(store, run: dict, dataset, variants: tuple[str, ...] | list[str] = VARIANTS,
                repeats: int = LATENCY_REPEATS, num_threads: int | None = None,
-               on_progress: Callable[[float, str], None] | None = None) -> list[dict]:
+               on_progress: Callable[[float, Message], None] | None = None) -> list[dict]:
     """Exports a finished run as TFLite variants and measures each against the `.keras` model.
 
     Files go to `<run folder>/exports/model-<variant>.tflite`; the table also goes to
@@ -244,7 +245,7 @@ def export_run(store, run: dict, dataset, variants: tuple[str, ...] | list[str] 
         variants: any of `VARIANTS`.
         repeats: single-image latency samples per variant.
         num_threads: LiteRT threads for batches (defaults to the CPU count).
-        on_progress: called with (fraction done, what happens now).
+        on_progress: called with (fraction done, what happens now as a `lepton.i18n.Message`).
 
     Returns:
         One row per format, `.keras` first: variant, path, bytes, size_vs_keras, test_accuracy,
@@ -262,7 +263,7 @@ def export_run(store, run: dict, dataset, variants: tuple[str, ...] | list[str] 
     progress = on_progress or (lambda fraction, text: None)
     steps = len(variants) + 1
     keras_path = Path(run["model_path"])
-    progress(0.0, "Loading and measuring the .keras model")
+    progress(0.0, message("optimize.progress_keras"))
     model = load_model(keras_path)
     if (tuple(model.input_shape[1:]) != dataset.input_shape
             or model.output_shape[-1] != dataset.num_classes):
@@ -283,7 +284,7 @@ def export_run(store, run: dict, dataset, variants: tuple[str, ...] | list[str] 
                                                       replace=False)]
     folder = exports_folder(store, run["id"])
     for step, variant in enumerate(variants, start=1):
-        progress(step / steps, f"Converting and measuring {variant}")
+        progress(step / steps, message("optimize.progress_variant", variant=variant))
         path = folder / f"model-{variant}.tflite"
         started = time.perf_counter()
         try:
@@ -321,7 +322,7 @@ def export_run(store, run: dict, dataset, variants: tuple[str, ...] | list[str] 
         "rows": rows,
     }
     write_atomic(folder / MEASUREMENTS_FILE, json.dumps(document, indent=2).encode())
-    progress(1.0, "Done")
+    progress(1.0, message("optimize.progress_done"))
     return rows
 
 
@@ -340,7 +341,7 @@ def write_fast_model(model, model_path: str | Path, check_images: np.ndarray | N
 
     Checks that LiteRT and Keras give the same probabilities (within `FP32_TOLERANCE`) on
     `check_images` (default: 32 seeded random images), then records the `.keras` file's
-    SHA-256 in `model.tflite.json` so `lepton.inference.predictor_for` uses it only for
+    SHA-256 in `model.tflite.json` so `lepton.prediction.predictor_for` uses it only for
     this model.
 
     Returns:

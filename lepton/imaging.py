@@ -17,6 +17,8 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
+from lepton.i18n import Message, message
+
 MAX_PIXELS = 25_000_000  # well below Pillow's decompression-bomb limit
 # Larger pictures are box-reduced first: the digit ends up 20 px tall, and 0.25 MP gave the same
 # predictions as 2 MP on 300 photos and scans (BENCHMARKS.md) at a third of the time.
@@ -48,8 +50,13 @@ class ImageError(ValueError):
 class Step:
     """One intermediate picture of the pipeline, ready for `st.image`."""
 
-    label: str
+    name: Message  # what was done, e.g. "fitted to 20×20"; `.text(language)` to show it
     image: np.ndarray  # 2-D uint8, or H×W×3 / H×W×4 uint8 for the original
+
+    @property
+    def label(self) -> str:
+        """The step's name in English."""
+        return str(self.name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,23 +102,25 @@ def preprocess_image(source: bytes | Image.Image | np.ndarray) -> Preprocessed:
     """
     image, source_size = _as_image(source)
     image = _shrink(_to_working_mode(image))
-    steps = [Step("original", _to_uint8(np.asarray(image)))]
+    steps = [Step(message("predict.step_original"), _to_uint8(np.asarray(image)))]
     gray = _Gray.of(_ink_source(image))
-    steps.append(Step("grayscale / ink", _to_uint8(gray.pixels)))
+    steps.append(Step(message("predict.step_grayscale_ink"), _to_uint8(gray.pixels)))
     inverted = _is_dark_on_light(gray)
     if inverted:
         gray = gray.inverted()
-        steps.append(Step("inverted", _to_uint8(gray.pixels)))
+        steps.append(Step(message("predict.step_inverted"), _to_uint8(gray.pixels)))
     cropped, box = _find_ink(gray, _remove_background(gray))
     background_removed = np.zeros(gray.pixels.shape, np.uint8)
     background_removed[box] = _to_uint8(cropped)  # no ink lies outside the crop
-    steps.append(Step("background removed", background_removed))
-    steps.append(Step("cropped to ink", _to_uint8(cropped)))
+    steps.append(Step(message("predict.step_background"), background_removed))
+    steps.append(Step(message("predict.step_cropped"), _to_uint8(cropped)))
     fitted = _fit_to_box(cropped)
-    steps.append(Step(f"fitted to {BOX_SIZE}×{BOX_SIZE}", _to_uint8(fitted)))
+    steps.append(Step(message("predict.step_fitted", size=f"{BOX_SIZE}×{BOX_SIZE}"),
+                      _to_uint8(fitted)))
     centred = _centre_by_mass(fitted)
     centred = centred / max(float(centred.max()), 1e-6)  # a faint digit still reaches 1.0
-    steps.append(Step(f"centred {FIELD_SIZE}×{FIELD_SIZE}", _to_uint8(centred * 255.0)))
+    steps.append(Step(message("predict.step_centred", size=f"{FIELD_SIZE}×{FIELD_SIZE}"),
+                      _to_uint8(centred * 255.0)))
     return Preprocessed(
         input=centred.astype(np.float32)[..., np.newaxis],
         steps=tuple(steps),
@@ -558,13 +567,13 @@ def prepare_plain(
     if image.mode == "RGBA":
         paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(paper, image).convert("RGB")
-    steps = [Step("original", _to_uint8(np.asarray(image)))]
+    steps = [Step(message("predict.step_original"), _to_uint8(np.asarray(image)))]
     resized = image.convert("L" if channels == 1 else "RGB").resize(
         (width, height), Image.Resampling.LANCZOS
     )
     pixels = np.asarray(resized, dtype=np.uint8)
-    steps.append(Step(f"resized {width}×{height} {'grayscale' if channels == 1 else 'RGB'}",
-                      pixels))
+    resized_key = "predict.step_resized_grayscale" if channels == 1 else "predict.step_resized_rgb"
+    steps.append(Step(message(resized_key, size=f"{width}×{height}"), pixels))
     values = pixels.astype(np.float32) / 255.0
     return Preprocessed(
         input=values[..., np.newaxis] if channels == 1 else values,

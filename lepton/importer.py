@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from lepton.data import DATASET_NAMES, NAME_PATTERN, custom_manifest, datasets_folder
+from lepton.i18n import Message, message
 from lepton.imaging import ImageError, prepare_plain, preprocess_image
 
 MAX_UPLOAD_BYTES = 20 * 2**20  # the app's limit; .streamlit/config.toml maxUploadSize = 20 (MB)
@@ -46,7 +47,7 @@ SPLIT_FOLDERS = ("train", "test")
 SYSTEM_FILES = {"thumbs.db", "desktop.ini", "__macosx"}
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
-Progress = Callable[[float, str], None]
+Progress = Callable[[float, Message], None]
 
 
 class DatasetImportError(ValueError):
@@ -111,7 +112,7 @@ def import_zip(
     options = _check_options(name, home, size, channels, test_fraction, digit_like, overwrite)
     data, source_name = _read_source(source, source_name)
     progress = on_progress or (lambda fraction, text: None)
-    progress(0.0, "reading the archive")
+    progress(0.0, message("data.progress_reading_archive"))
     archive = _open_zip(data)
     members, folders, ignored = _scan(archive)
     layout = _layout(members, folders, ignored)
@@ -120,8 +121,9 @@ def import_zip(
     seen: dict[str, str] = {}
     for index, (path, info, class_name, part) in enumerate(layout["files"]):
         if index % 16 == 0:
-            progress(0.9 * index / len(layout["files"]), f"decoding {index:,} of "
-                     f"{len(layout['files']):,} pictures")
+            progress(0.9 * index / len(layout["files"]),
+                     message("data.progress_decoding", done=f"{index:,}",
+                             total=f"{len(layout['files']):,}"))
         try:
             content = _read_member(archive, info, budget)
         except _Unreadable as error:
@@ -139,7 +141,7 @@ def import_zip(
             continue
         labels.append(layout["classes"].index(class_name))
         parts.append(part)
-    progress(0.9, "splitting and writing")
+    progress(0.9, message("data.progress_splitting"))
     labels = np.array(labels, dtype=np.int64)
     _check_classes(layout["classes"], labels, unreadable, duplicates)
     x = np.stack(images) if images else np.zeros((0, *options["input_shape"]), np.uint8)
@@ -147,7 +149,7 @@ def import_zip(
         is_test = np.array([part == "test" for part in parts])
         train_index, test_index = np.flatnonzero(~is_test), np.flatnonzero(is_test)
         train_index = np.random.default_rng(seed).permutation(train_index)
-        split = "split given by the archive's train/ and test/ folders"
+        split = message("data.split_folders")
         missing = [layout["classes"][label] for label in range(len(layout["classes"]))
                    if label not in labels[train_index]]
         if missing:
@@ -158,7 +160,7 @@ def import_zip(
     else:
         train_index, test_index = _stratified_split(labels, layout["classes"], test_fraction,
                                                     seed)
-        split = f"seeded stratified split (seed {seed}, {test_fraction:.0%} test)"
+        split = message("data.split_seeded", seed=seed, share=f"{test_fraction:.0%}")
     arrays = {
         "x_train": x[train_index], "y_train": labels[train_index],
         "x_test": x[test_index], "y_test": labels[test_index],
@@ -168,7 +170,8 @@ def import_zip(
                          files=len(layout["files"]), duplicates=duplicates,
                          unreadable=unreadable, ignored=ignored)
     _write(options["home"], name, arrays, manifest, overwrite)
-    progress(1.0, f"imported {len(labels):,} pictures in {len(layout['classes'])} classes")
+    progress(1.0, message("data.progress_done", count=f"{len(labels):,}",
+                          classes=len(layout["classes"])))
     return manifest
 
 
@@ -195,7 +198,7 @@ def import_npz(
     options = _check_options(name, home, size, channels, test_fraction, digit_like, overwrite)
     data, source_name = _read_source(source, source_name)
     progress = on_progress or (lambda fraction, text: None)
-    progress(0.0, "reading the arrays")
+    progress(0.0, message("data.progress_reading_arrays"))
     raw = _read_npz(data)
     labels_known = _npz_classes(raw)
     budget = _Budget()
@@ -207,7 +210,8 @@ def import_npz(
         prepared = []
         for index, image in enumerate(images):
             if done % 256 == 0:
-                progress(0.9 * done / total, f"preparing {done:,} of {total:,} images")
+                progress(0.9 * done / total, message("data.progress_preparing", done=f"{done:,}",
+                                                     total=f"{total:,}"))
             done += 1
             digest = hashlib.sha256(image.tobytes()).hexdigest()
             where = f"x_{part}[{index}]"
@@ -225,13 +229,13 @@ def import_npz(
     arrays["class_names"] = np.array(labels_known, dtype=str)
     if len(arrays["y_test"]) == 0:
         raise DatasetImportError("x_test is empty: add test images so accuracy can be measured.")
-    progress(0.9, "writing")
+    progress(0.9, message("data.progress_writing"))
     manifest = _manifest(name, "npz", data, source_name, options, arrays,
-                         "split given by the .npz (x_test, y_test)", files=total,
+                         message("data.split_npz"), files=total,
                          duplicates=duplicates, unreadable=[], ignored=[])
     manifest["duplicates_kept"] = True  # the user's own arrays and split are not changed
     _write(options["home"], name, arrays, manifest, overwrite)
-    progress(1.0, f"imported {total:,} images in {len(labels_known)} classes")
+    progress(1.0, message("data.progress_done", count=f"{total:,}", classes=len(labels_known)))
     return manifest
 
 
@@ -714,7 +718,8 @@ def _manifest(name, kind, data, source_name, options, arrays, split, files, dupl
                    "per_class": per_class, "files": int(files),
                    "duplicates": len(duplicates), "unreadable": len(unreadable),
                    "ignored": len(ignored)},
-        "split": split,
+        "split": str(split),  # in English; "split_message" shows it in any language
+        "split_message": split.to_dict(),
         "duplicates": duplicates[:MAX_LISTED],
         "unreadable": unreadable[:MAX_LISTED],
         "ignored": ignored[:MAX_LISTED],

@@ -3,14 +3,14 @@
 Two predictors share one call interface (`predictor(images) -> probabilities (N, classes)`,
 `.input_shape`, `.num_classes`, `.model`): `Predictor` runs the Keras model through a traced
 `tf.function`; `LiteRTPredictor` runs a TFLite file on the `ai_edge_litert` interpreter, about
-20× faster for one image on this class of host. `predictor_for` picks the fastest one a run has.
+20× faster for one image on this class of host. `lepton.prediction.predictor_for` picks the
+fastest one a run has (converting the model when it has none).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import threading
 import zipfile
@@ -234,35 +234,6 @@ def fast_model_path(model_path: str | Path) -> Path | None:
     if record.get("source_sha256") != file_sha256(model_path):
         return None
     return fast
-
-
-def predictor_for(model_path: str | Path, convert_missing: bool = False,
-                  num_threads: int | None = None):
-    """The fastest predictor for a stored `.keras` model.
-
-    The run's verified `model.tflite` on LiteRT when there is one; else, with
-    `convert_missing`, converts it now (runs trained before Lepton wrote it), and falls back to
-    the Keras `Predictor` when that fails. Both have `.model` for explanations.
-    """
-    model_path = Path(model_path)
-    fast = fast_model_path(model_path)
-    if fast is not None:
-        try:
-            return LiteRTPredictor(fast, num_threads=num_threads, keras_path=model_path)
-        except ValueError:
-            pass  # a damaged file: the Keras model still answers
-    model = load_model(model_path)
-    if convert_missing:
-        from lepton.export import write_fast_model
-
-        try:
-            write_fast_model(model, model_path)
-            return LiteRTPredictor(model_path.with_name(FAST_MODEL_NAME),
-                                   num_threads=num_threads, keras_path=model_path, model=model)
-        except Exception as error:  # converting is an optimisation: Keras still answers
-            logging.getLogger(__name__).warning(
-                "Could not make a LiteRT copy of %s, using Keras: %s", model_path, error)
-    return Predictor(model)
 
 
 def top_k(probabilities: np.ndarray, class_names: tuple[str, ...], k: int = 3) -> list[dict]:

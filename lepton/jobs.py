@@ -19,8 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lepton.costs import read_rapl_joules
+from lepton.i18n import Message
 from lepton.model import ModelConfig, layer_table
-from lepton.registry import ACTIVE_STATUSES, RunStore
+from lepton.registry import RunStore, is_active
 from lepton.training import TrainConfig
 
 BATCH_FLUSH_SECONDS = 0.5  # how often per-batch points reach the store (and so the live charts)
@@ -173,7 +174,8 @@ def execute_run(
             run_id,
             dataset=dataset.name,
             model_config=model_config.to_dict(),
-            metrics={"dataset_source": dataset.source, "dataset_note": dataset.note,
+            metrics={"dataset_source": str(dataset.source), "dataset_note": dataset.note,
+                     **_as_recorded("dataset_source", dataset.source),
                      "class_names": list(dataset.class_names),
                      "preprocessing": dataset.preprocessing,
                      "train_samples": int(len(dataset.y_train))},
@@ -319,7 +321,7 @@ class JobManager:
         if process.stdin:
             process.stdin.close()
         run = self.store.get_run(run_id)
-        if run is not None and run["status"] in ACTIVE_STATUSES:
+        if run is not None and is_active(run):
             reason = WORKER_EXIT_REASONS.get(
                 code, f"the training process exited with code {code} before it finished; "
                       f"see {self.store.run_folder(run_id) / 'worker.log'}"
@@ -337,7 +339,7 @@ class JobManager:
         if run_id is None:
             return False
         run = self.store.get_run(run_id)
-        if run is None or run["status"] not in ACTIVE_STATUSES:
+        if run is None or not is_active(run):
             return False
         self.store.request_stop(run_id)
         return True
@@ -353,3 +355,8 @@ class JobManager:
     def pid(self) -> int | None:
         """The process id of the current (or last) worker."""
         return self._process.pid if self._process else None
+
+
+def _as_recorded(name: str, text: str) -> dict:
+    """{name + "_message": …} for a Message (see `lepton.i18n.recorded`), else nothing."""
+    return {f"{name}_message": text.to_dict()} if isinstance(text, Message) else {}

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from lepton.registry import RunStore
+from lepton.registry import RunStore, finished
 
 MIN_REFRESH_SECONDS = 0.5  # sessions ticking within this window share one read
 
@@ -53,7 +53,7 @@ class StoreSnapshot:
 
     def finished(self) -> list[dict]:
         """Runs that finished with a model file, newest first."""
-        return [run for run in self.runs() if run["status"] == "done" and run["model_path"]]
+        return finished(self.runs())
 
 
 class RunFollower:

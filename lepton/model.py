@@ -8,6 +8,11 @@ from dataclasses import dataclass
 POOLINGS = ("max", "avg")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 MAX_CONV_BLOCKS = 3
+# The choices the app offers (any positive value builds): powers of two around the reference.
+FILTER_CHOICES = (8, 16, 32, 64, 128)
+DENSE_CHOICES = (16, 32, 64, 128, 256, 512)
+MAX_KERNEL_SIZE = 7
+MAX_DROPOUT = 0.8
 
 
 def _spatial_after_block(size: int, kernel_size: int) -> int:

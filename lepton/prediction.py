@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -17,6 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from lepton.imaging import ImageError, Preprocessed, preparer
+from lepton.inference import (
+    FAST_MODEL_NAME,
+    LiteRTPredictor,
+    Predictor,
+    fast_model_path,
+    load_model,
+    top_k,
+)
 
 EXPLANATION_METHODS = ("grad_cam", "saliency")
 
@@ -80,11 +89,37 @@ class Prediction:
             )
         return entry
 
+def predictor_for(model_path: str | Path, convert_missing: bool = False,
+                  num_threads: int | None = None):
+    """The fastest predictor for a stored `.keras` model.
+
+    The run's verified `model.tflite` on LiteRT when there is one; else, with
+    `convert_missing`, converts it now (runs trained before Lepton wrote it), and falls back to
+    the Keras `Predictor` when that fails. Both have `.model` for explanations.
+    """
+    model_path = Path(model_path)
+    fast = fast_model_path(model_path)
+    if fast is not None:
+        try:
+            return LiteRTPredictor(fast, num_threads=num_threads, keras_path=model_path)
+        except ValueError:
+            pass  # a damaged file: the Keras model still answers
+    model = load_model(model_path)
+    if convert_missing:
+        from lepton.export import write_fast_model
+
+        try:
+            write_fast_model(model, model_path)
+            return LiteRTPredictor(model_path.with_name(FAST_MODEL_NAME),
+                                   num_threads=num_threads, keras_path=model_path, model=model)
+        except Exception as error:  # converting is an optimisation: Keras still answers
+            logging.getLogger(__name__).warning(
+                "Could not make a LiteRT copy of %s, using Keras: %s", model_path, error)
+    return Predictor(model)
+
 
 @functools.lru_cache(maxsize=4)
 def _predictor(model_path: str, version: int):
-    from lepton.inference import predictor_for
-
     threads = int(os.environ.get("LEPTON_INFERENCE_THREADS", "0")) or None
     predictor = predictor_for(model_path, convert_missing=True, num_threads=threads)
     # One call now: tracing (Keras) or the first invoke (LiteRT) is set-up, not a picture's cost.
@@ -108,8 +143,6 @@ def predict(reference: ModelReference, name: str, picture: bytes | np.ndarray) -
     Returns:
         The prediction; an unreadable or unsuitable picture gives one with `error` set.
     """
-    from lepton.inference import top_k
-
     model = predictor(reference)
     prepare, _ = preparer(reference.kind, reference.input_shape)
     started = time.perf_counter()

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from lepton.i18n import Message, message
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -18,7 +20,8 @@ class Choice:
                 return option
             if isinstance(option, float) and _as_float(text) == option:
                 return option  # 0.001 and 1e-3 name the same learning rate
-        raise ValueError(f"expected one of {', '.join(map(str, self.options))}")
+        raise ValueError(message("link.expected_one_of",
+                                 options=", ".join(map(str, self.options))))
 
 
 @dataclass(frozen=True)
@@ -31,13 +34,14 @@ class Number:
     def parse(self, text: str):
         value = _as_float(text)
         if value is None:
-            raise ValueError("expected a number")
+            raise ValueError(message("link.expected_number"))
         if self.integer:
             if value != int(value):
-                raise ValueError("expected a whole number")
+                raise ValueError(message("link.expected_whole"))
             value = int(value)
         if not self.low <= value <= self.high:
-            raise ValueError(f"expected {self.low:g}..{self.high:g}")
+            raise ValueError(message("link.expected_range", low=f"{self.low:g}",
+                                     high=f"{self.high:g}"))
         return value
 
 
@@ -49,14 +53,14 @@ def _as_float(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def parse_query(query: dict, fields: dict) -> tuple[dict, list[str]]:
+def parse_query(query: dict, fields: dict) -> tuple[dict, list[Message]]:
     """Values for every field (from the query when valid, else the default) and the problems.
 
     Args:
         query: query-string parameters (name → text).
         fields: name → `Choice` or `Number`.
     Returns:
-        (values, notices): one value per field, and one message per rejected parameter.
+        (values, notices): one value per field, and one `Message` per rejected parameter.
     """
     values, notices = {}, []
     for name, field in fields.items():
@@ -66,13 +70,11 @@ def parse_query(query: dict, fields: dict) -> tuple[dict, list[str]]:
         try:
             values[name] = field.parse(str(query[name]))
         except ValueError as error:
-            notices.append(
-                f"Ignored {name}={str(query[name])[:40]!r} in the link ({error}); "
-                f"using {field.default}."
-            )
+            notices.append(message("link.ignored", name=name, value=repr(str(query[name])[:40]),
+                                   reason=error.args[0], default=str(field.default)))
     unknown = sorted(set(query) - set(fields))
     if unknown:
-        notices.append(f"Ignored unknown link parameters: {', '.join(unknown)[:200]}.")
+        notices.append(message("link.unknown", names=", ".join(unknown)[:200]))
     return values, notices
 
 

@@ -11,6 +11,7 @@ import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 import psutil
 
@@ -52,6 +53,50 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 """
 _JSON_COLUMNS = ("model_config", "train_config", "metrics", "timings", "progress")
+
+
+class Run(TypedDict):
+    """A run as the store hands it out (JSON columns decoded)."""
+
+    id: int
+    created: str
+    updated: str
+    status: str  # one of STATUSES
+    reason: str  # why it failed, was cancelled or interrupted
+    dataset: str
+    model_config: dict
+    train_config: dict
+    metrics: dict
+    timings: dict
+    progress: dict
+    model_path: str  # "" until it finished with a model
+    host: str
+    pid: int
+    pid_started: float
+
+
+def is_active(run: Run) -> bool:
+    """Queued or training now."""
+    return run["status"] in ACTIVE_STATUSES
+
+
+def is_finished(run: Run) -> bool:
+    """Done, with a model file to use."""
+    return run["status"] == "done" and bool(run["model_path"])
+
+
+def finished(runs: list[Run]) -> list[Run]:
+    return [run for run in runs if is_finished(run)]
+
+
+def best(runs: list[Run], metric: str = "test_accuracy") -> Run | None:
+    """The finished run with the highest `metric` (runs without it count as lowest; on a tie
+    the first in `runs`, i.e. the newest as the store lists them)."""
+    candidates = finished(runs)
+    if not candidates:
+        return None
+    return max(candidates, key=lambda run: (run["metrics"].get(metric) is not None,
+                                            run["metrics"].get(metric) or 0.0))
 
 
 def default_home() -> Path:
@@ -300,15 +345,13 @@ class RunStore:
 
     def resolve(self, reference: str | int) -> dict:
         """A finished run by id, or `latest` / `best` (by test accuracy) among finished runs."""
-        finished = [run for run in self.list_runs("done") if run["model_path"]]
         if reference in ("latest", "best"):
-            if not finished:
+            runs = finished(self.list_runs("done"))
+            if not runs:
                 raise ValueError(
                     "There is no finished run yet. Train one first: python -m lepton train"
                 )
-            if reference == "latest":
-                return finished[0]
-            return max(finished, key=lambda run: run["metrics"].get("test_accuracy", 0.0))
+            return runs[0] if reference == "latest" else best(runs)
         try:
             run_id = int(reference)
         except (TypeError, ValueError):
@@ -318,7 +361,7 @@ class RunStore:
         run = self.get_run(run_id)
         if run is None:
             raise ValueError(f"There is no run {run_id}. See the list with: python -m lepton runs")
-        if run["status"] != "done" or not run["model_path"]:
+        if not is_finished(run):
             raise ValueError(f"Run {run_id} is {run['status']} and has no model to use.")
         return run
 

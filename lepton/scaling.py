@@ -232,6 +232,23 @@ class Calibration:
                 f"(run{plural} {runs}), measured at batch {self.batch_size}.")
 
 
+def speed_for_macs(runs: list[dict], macs: int) -> tuple[float, int] | None:
+    """This host's training speed for a model of `macs` multiply-accumulates per sample:
+    (samples/s, how many finished runs it is based on), or None without any.
+
+    Work per sample scales with MACs: each run's samples/s becomes MACs/s (median over runs),
+    then back to samples/s at `macs`.
+    """
+    usable = [run for run in runs if run.get("status") == "done"
+              and (run.get("timings") or {}).get("samples_per_second")
+              and (run.get("metrics") or {}).get("macs")]
+    if not usable:
+        return None
+    macs_per_second = statistics.median(
+        run["timings"]["samples_per_second"] * run["metrics"]["macs"] for run in usable)
+    return macs_per_second / macs, len(usable)
+
+
 def calibrate_from_runs(runs: list[dict], params: int = REFERENCE_PARAMS) -> Calibration | None:
     """The host's measured samples/s from run-store rows, or None when no finished run has one.
 

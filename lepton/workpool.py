@@ -12,10 +12,10 @@ worker processes instead, and
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import multiprocessing.connection
 import os
-import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -23,8 +23,26 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
+import numpy as np
+
 CACHE_BYTES = 128 * 2**20  # ~80 photos with every preprocessing step
 RETRIES = 1  # a request whose worker died is tried once more on a fresh one
+
+
+def size_of(value: object) -> int:
+    """Roughly the bytes an answer holds: its arrays, strings and bytes, through containers and
+    dataclasses (everything else counts 64)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (bytes, bytearray, str)):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(size_of(key) + size_of(item) for key, item in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return sum(size_of(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(size_of(getattr(value, item.name)) for item in dataclasses.fields(value))
+    return 64
 
 
 def _start_worker(initializer: Callable | None, initargs: tuple) -> None:
@@ -81,8 +99,8 @@ class WorkPool:
         workers: worker processes; defaults to the number of CPU cores.
         initializer: called once in each worker (e.g. to import TensorFlow before any request).
         initargs: its arguments.
-        cache_bytes: how much the cached answers may take (their pickled size), least recently
-            used dropped first.
+        cache_bytes: how much the cached answers may take (`size_of`), least recently used
+            dropped first.
     """
 
     def __init__(self, workers: int | None = None, initializer: Callable | None = None,
@@ -181,7 +199,7 @@ class WorkPool:
             ticket.future.set_exception(error)
 
     def _remember(self, key: Hashable, value: object) -> None:
-        size = len(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        size = size_of(value)
         if size > self._cache_limit:
             return
         self._cache[key] = (value, size)

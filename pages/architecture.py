@@ -7,12 +7,17 @@ import streamlit as st
 from lepton import diagrams, explain, prediction
 from lepton.data import DatasetUnavailable
 from lepton.model import (
+    DENSE_CHOICES,
+    FILTER_CHOICES,
     MAX_CONV_BLOCKS,
+    MAX_DROPOUT,
+    MAX_KERNEL_SIZE,
     POOLINGS,
     ModelConfig,
     build_model,
     layer_table,
 )
+from lepton.ops import shape_text
 from lepton.prediction import ModelReference
 from pages.common import (
     finished_runs,
@@ -30,7 +35,6 @@ SOURCES = {
     "A finished run": "architecture.source_run",
     "Custom": "architecture.source_custom",
 }
-FILTER_CHOICES = (8, 16, 32, 64, 128)
 FLOAT32_BYTES = 4
 # Columns of the layer table: the frame keeps these names, the page shows the catalogue's.
 COLUMNS = {
@@ -66,12 +70,13 @@ def custom_config_ui() -> ModelConfig | None:
                                  key=f"arch_filters{index}")
         for index in range(blocks)
     )
-    kernel_size = columns[2].slider(t("architecture.kernel_size"), 1, 7, 3, key="arch_kernel")
+    kernel_size = columns[2].slider(t("architecture.kernel_size"), 1, MAX_KERNEL_SIZE, 3,
+                                    key="arch_kernel")
     pooling = columns[3].selectbox(t("architecture.pooling"), POOLINGS, key="arch_pooling",
                                    format_func=lambda name: t(f"architecture.pooling_{name}"))
     dense_units = columns[4].select_slider(t("architecture.dense_units"),
-                                           (16, 32, 64, 128, 256, 512), 128, key="arch_dense")
-    dropout_rate = columns[5].slider(t("architecture.dropout"), 0.0, 0.8, 0.0, 0.05,
+                                           DENSE_CHOICES, 128, key="arch_dense")
+    dropout_rate = columns[5].slider(t("architecture.dropout"), 0.0, MAX_DROPOUT, 0.0, 0.05,
                                      key="arch_dropout")
     try:
         return ModelConfig(filters=filters, kernel_size=kernel_size, pooling=pooling,
@@ -121,7 +126,7 @@ def layer_frame(model) -> pd.DataFrame:
     frame = pd.DataFrame({
         "Layer": [row["name"] for row in rows],
         "Type": [row["type"] for row in rows],
-        "Output shape": [diagrams.shape_text(row["output_shape"]) for row in rows],
+        "Output shape": [shape_text(row["output_shape"]) for row in rows],
         "Params": [row["params"] for row in rows],
         "MACs": [row["macs"] for row in rows],
         "Activation memory (bytes)": [row["activations"] * FLOAT32_BYTES for row in rows],
@@ -214,7 +219,7 @@ def feature_maps_ui(runs: list[dict], chosen_run: dict | None) -> None:
         columns[position % 2].image(
             explain.grid(layer["maps"], columns=8, scale=tile_scale),
             caption=t("architecture.feature_map_caption", name=layer["name"],
-                      type=layer["type"], shape=f"{height}×{width}×{channels}"),
+                      type=layer["type"], shape=shape_text(layer["maps"].shape)),
         )
 
 

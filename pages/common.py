@@ -13,9 +13,9 @@ import streamlit as st
 
 from lepton.costs import CostSettings, load_settings, save_settings
 from lepton.data import describe_datasets
-from lepton.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalogue, translate
+from lepton.i18n import DEFAULT_LANGUAGE, LANGUAGES, Message, catalogue, translate
 from lepton.imaging import BOX_SIZE, FIELD_SIZE
-from lepton.registry import ACTIVE_STATUSES, RunStore, default_home
+from lepton.registry import RunStore, default_home, is_active
 
 DEFAULT_DATASET = os.environ.get("LEPTON_DATASET", "auto")
 
@@ -26,6 +26,9 @@ def _route_through_app() -> None:
     Streamlit 1.67 serves the first request of a fresh server in the old "pages/ folder" mode
     (every file in pages/ listed, app.py skipped) until some run calls `st.navigation`. A shared
     deep link opened first would then lose the sidebar; one rerun in router mode fixes it.
+    Depends on `streamlit/runtime/pages_manager.py` (`PagesManager.__init__` sets the class flag
+    `uses_pages_directory` when a pages/ folder exists) and `streamlit/commands/navigation.py`
+    (`st.navigation` clears it); tests/app/test_router.py fails if that changes.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
@@ -89,7 +92,7 @@ def finished_runs() -> list[dict]:
     return get_snapshot().finished()
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def get_work_pool():
     """The worker processes that predict, explain and evaluate for every session (started
     now, each with TensorFlow loaded, so the first request does not wait for them)."""
@@ -117,25 +120,46 @@ def get_jobs():
     return _jobs_at(str(default_home()))
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
-def get_predictor(model_path: str):
-    """The fastest predictor of a run: its model.tflite on LiteRT (made now for older runs),
-    else Keras. Shared by every session; `.model` loads the Keras model for explanations."""
-    from lepton.inference import predictor_for
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _predictor_at(model_path: str):
+    from lepton.prediction import predictor_for
 
     return predictor_for(model_path, convert_missing=True)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the dataset…")
-def get_dataset(name: str):
+def get_predictor(model_path: str):
+    """The fastest predictor of a run: its model.tflite on LiteRT (made now for older runs),
+    else Keras. Shared by every session; `.model` loads the Keras model for explanations."""
+    with st.spinner(t("common.loading_model")):  # shown only if it takes over half a second
+        return _predictor_at(model_path)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _dataset_named(name: str):
     from lepton.data import load_dataset
 
     return load_dataset(name)
 
 
+def get_dataset(name: str):
+    """A dataset loaded once per server (`clear_datasets` after an import or a delete)."""
+    with st.spinner(t("common.loading_dataset")):
+        return _dataset_named(name)
+
+
+def clear_datasets() -> None:
+    _dataset_named.clear()
+
+
 def language() -> str:
     """The language chosen in the sidebar (or by the link's `lang` parameter)."""
     return st.session_state.get("language", DEFAULT_LANGUAGE)
+
+
+def say(text: str) -> str:
+    """A text from lepton in the chosen language: a `lepton.i18n.Message` translated, anything
+    else (names, data, files from before messages) as it is."""
+    return text.text(language()) if isinstance(text, Message) else text
 
 
 def t(key: str, **values) -> str:
@@ -222,9 +246,9 @@ def sidebar_ui(page_follows_runs: bool = False) -> None:
                      help=t("common.dataset_help"))
         chosen = datasets[st.session_state["dataset"]]
         if chosen["available"]:
-            st.caption(t("common.dataset_available", where=chosen["where"]))
+            st.caption(t("common.dataset_available", where=say(chosen["where"])))
         else:
-            st.caption(t("common.dataset_offline", where=chosen["where"]))
+            st.caption(t("common.dataset_offline", where=say(chosen["where"])))
         costs_ui()
         runs_status_ui(ticking=not page_follows_runs)
 
@@ -238,7 +262,7 @@ def runs_status_ui(ticking: bool = True) -> None:
             the browser redraw, which costs the CPU a training shares.
     """
     latest = get_snapshot().latest()
-    active = bool(latest and latest["status"] in ACTIVE_STATUSES)
+    active = bool(latest and is_active(latest))
     interval = (2.0 if active else 10.0) if ticking else None
     st.fragment(run_every=interval)(runs_status)(active)
 
@@ -246,7 +270,7 @@ def runs_status_ui(ticking: bool = True) -> None:
 def runs_status(was_active: bool) -> None:
     snapshot = get_snapshot()
     latest = snapshot.latest()
-    active = bool(latest and latest["status"] in ACTIVE_STATUSES)
+    active = bool(latest and is_active(latest))
     if active != was_active:
         st.rerun(scope="app")
     if active:

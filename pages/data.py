@@ -7,6 +7,7 @@ import streamlit as st
 
 from lepton import charts
 from lepton.data import custom_manifest, delete_dataset, describe_datasets, sample_strips
+from lepton.i18n import recorded
 from lepton.importer import (
     MAX_UPLOAD_BYTES,
     DatasetImportError,
@@ -14,7 +15,16 @@ from lepton.importer import (
     import_npz,
     import_zip,
 )
-from pages.common import get_dataset, get_store, language, preparation_text, t
+from lepton.ops import shape_text
+from pages.common import (
+    clear_datasets,
+    get_dataset,
+    get_store,
+    language,
+    preparation_text,
+    say,
+    t,
+)
 
 SIZES = (16, 24, 28, 32, 48, 64, 96, 128)
 CHANNELS = {1: "data.grayscale", 3: "data.rgb"}  # channels → catalogue key of its name
@@ -22,25 +32,6 @@ KINDS = {"built-in": "data.kind_built_in", "imported": "data.kind_imported"}
 SKIPPED = {"unreadable": "data.skipped_unreadable", "duplicate": "data.skipped_duplicate",
            "ignored": "data.skipped_ignored"}
 PREPROCESSING = {"digit": "data.preprocessing_digit", "plain": "data.preprocessing_plain"}
-# lepton.importer reports its progress and split in English; the page shows them translated.
-IMPORTER_TEXTS = [
-    (re.compile(r"reading the archive"), "data.progress_reading_archive"),
-    (re.compile(r"reading the arrays"), "data.progress_reading_arrays"),
-    (re.compile(r"decoding (?P<done>[\d,]+) of (?P<total>[\d,]+) pictures"),
-     "data.progress_decoding"),
-    (re.compile(r"preparing (?P<done>[\d,]+) of (?P<total>[\d,]+) images"),
-     "data.progress_preparing"),
-    (re.compile(r"splitting and writing"), "data.progress_splitting"),
-    (re.compile(r"writing"), "data.progress_writing"),
-    (re.compile(r"imported (?P<count>[\d,]+) (?:pictures|images) in (?P<classes>\d+) classes"),
-     "data.progress_done"),
-    (re.compile(r"split given by the archive's train/ and test/ folders"), "data.split_folders"),
-    (re.compile(r"split given by the \.npz \(x_test, y_test\)"), "data.split_npz"),
-    (re.compile(r"seeded stratified split \(seed (?P<seed>\d+), (?P<share>\d+%) test\)"),
-     "data.split_seeded"),
-]
-
-
 def upload_limit() -> int:
     """Bytes one upload may have: the server's maxUploadSize, never above the importer's limit."""
     return min(MAX_UPLOAD_BYTES, int(st.get_option("server.maxUploadSize")) * 2**20)
@@ -52,13 +43,10 @@ def suggested_name(file_name: str) -> str:
     return name or "my-data"
 
 
-def importer_text(text: str) -> str:
-    """A progress or split text of lepton.importer in the chosen language; unknown ones as is."""
-    for pattern, key in IMPORTER_TEXTS:
-        match = pattern.fullmatch(text)
-        if match:
-            return t(key, **match.groupdict())
-    return text
+def split_text(manifest: dict) -> str:
+    """How a dataset was split, in the chosen language (manifests from before Lepton recorded
+    the message keep their English text)."""
+    return say(recorded(manifest, "split"))
 
 
 def import_ui() -> None:
@@ -98,7 +86,7 @@ def import_ui() -> None:
                         size=(size, size), channels=channels, test_fraction=test_fraction,
                         digit_like=digit_like, overwrite=overwrite, source_name=upload.name,
                         on_progress=lambda fraction, text: bar.progress(
-                            min(fraction, 1.0), text=importer_text(text)))
+                            min(fraction, 1.0), text=text.text(language())))
     except DatasetImportError as error:
         bar.empty()
         st.error(t("data.not_imported", reason=str(error)), icon=":material/block:")
@@ -107,7 +95,7 @@ def import_ui() -> None:
         bar.empty()
         st.error(t("data.import_failed", reason=str(error)), icon=":material/error:")
         return
-    get_dataset.clear()  # a replaced dataset must not come back from the cache
+    clear_datasets()  # a replaced dataset must not come back from the cache
     counts = manifest["counts"]
     st.session_state["data_notice"] = t(
         "data.imported", name=manifest["name"], train=f"{counts['train']:,}",
@@ -131,7 +119,7 @@ def report_ui(name: str) -> None:
     columns[0].metric(t("data.training_images"), f"{counts['train']:,}")
     columns[1].metric(t("data.test_images"), f"{counts['test']:,}")
     columns[2].metric(t("data.classes"), len(manifest["classes"]))
-    columns[3].metric(t("data.input"), f"{height}×{width}×{channels}",
+    columns[3].metric(t("data.input"), shape_text((height, width, channels)),
                       help=t("data.input_help", colour=t(CHANNELS[channels])))
     columns[4].metric(t("data.duplicates"), counts["duplicates"],
                       help=t("data.duplicates_kept_help" if manifest.get("duplicates_kept")
@@ -139,7 +127,7 @@ def report_ui(name: str) -> None:
     columns[5].metric(t("data.unreadable"), counts["unreadable"])
     st.caption(t("data.provenance_caption",
                  preparation=preparation_text(manifest["preprocessing"], manifest["input_shape"]),
-                 split=importer_text(manifest["split"]), source=manifest["source_file"],
+                 split=split_text(manifest), source=manifest["source_file"],
                  bytes=f"{manifest['source_bytes']:,}", sha256=manifest["source_sha256"],
                  created=manifest["created"]))
     chart, samples = st.columns([2, 3])
@@ -190,11 +178,11 @@ def datasets_table_ui() -> None:
             "train images": item["train_samples"],
             "test images": item["test_samples"],
             "classes": item["num_classes"],
-            "input": "×".join(map(str, item["input_shape"])),
+            "input": shape_text(item["input_shape"]),
             "preprocessing": (t(PREPROCESSING[item["preprocessing"]])
                               if item["preprocessing"] in PREPROCESSING
                               else item["preprocessing"]),
-            "provenance": item["where"],
+            "provenance": say(item["where"]),
         })
     # Column names stay stable; the headers shown follow the language.
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="datasets_table", column_config={
@@ -215,7 +203,7 @@ def datasets_table_ui() -> None:
 def delete_now(name: str) -> None:
     """Button callback: runs before the page, so the sidebar no longer lists the dataset."""
     delete_dataset(name, get_store().home)
-    get_dataset.clear()
+    clear_datasets()
     st.session_state["delete_confirm"] = False
     st.session_state["data_notice"] = t("data.deleted", name=name)
 

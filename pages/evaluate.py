@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from lepton import charts, prediction
-from lepton.evaluation import evaluate_probabilities
+from lepton.evaluation import confident_mistakes, evaluate_probabilities
 from lepton.prediction import ModelReference
 from pages.common import (
     finished_runs,
@@ -14,6 +14,7 @@ from pages.common import (
     get_work_pool,
     language,
     run_label,
+    say,
     t,
 )
 
@@ -92,7 +93,7 @@ columns[0].metric(t("evaluate.test_accuracy"), f"{metrics['test_accuracy']:.2%}"
 columns[1].metric(t("evaluate.test_loss"), f"{metrics['test_loss']:.4f}",
                   help=t("evaluate.test_loss_help"))
 columns[2].metric(t("evaluate.test_images"), f"{metrics['test_samples']:,}")
-st.caption(t("evaluate.data_source", source=dataset.source))
+st.caption(t("evaluate.data_source", source=say(dataset.source)))
 
 left, right = st.columns([3, 2])
 with left:
@@ -115,8 +116,7 @@ with right:
     })
 
 st.subheader(t("evaluate.mistakes"))
-wrong = np.flatnonzero(predicted != dataset.y_test)
-wrong = wrong[np.argsort(-confidence[wrong])][:GALLERY_SIZE]  # most confident mistakes first
+wrong = confident_mistakes(probabilities, dataset.y_test, GALLERY_SIZE)
 if len(wrong) == 0:
     st.success(t("evaluate.no_mistakes"))
 else:

@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lepton import diagrams, ops
+from lepton import diagrams, errata, ops
+from lepton.ops import shape_text
 from pages.common import language, t
 
-ARTICLE_INPUT = np.array(ops.ARTICLE_EXAMPLE["input"], dtype=float)
-ARTICLE_KERNEL = np.array(ops.ARTICLE_EXAMPLE["kernel"], dtype=float)
+ARTICLE_INPUT = np.array(errata.ARTICLE_EXAMPLE["input"], dtype=float)
+ARTICLE_KERNEL = np.array(errata.ARTICLE_EXAMPLE["kernel"], dtype=float)
 POOL_DEFAULT = np.array([[1, 3, 2, 1], [4, 6, 5, 0], [3, 1, 1, 2], [0, 2, 7, 3]], dtype=float)
 ACTIVATION_DEFAULT = (-2.0, -0.5, 0.0, 1.0, 3.0)
 DENSE_DEFAULT = {
@@ -145,7 +146,7 @@ def convolution_ui() -> None:
     if flip and np.array_equal(kernel, kernel[::-1, ::-1]):
         st.info(t("formula_lab.flip_changes_nothing"), icon=":material/info:")
     out_rows, out_cols = result.output.shape
-    st.metric(t("formula_lab.output_shape"), f"{out_rows}×{out_cols}",
+    st.metric(t("formula_lab.output_shape"), shape_text((out_rows, out_cols)),
               help=t("formula_lab.output_shape_help"))
     index = step_slider_ui(t("formula_lab.window_position"), len(result.steps), "conv_step")
     step = result.steps[index]
@@ -247,7 +248,7 @@ def pooling_ui() -> None:
         st.error(t("formula_lab.cannot_compute", reason=str(error)), icon=":material/block:")
         return
     rows, cols = results["max"].output.shape
-    st.metric(t("formula_lab.pooled_shape"), f"{rows}×{cols}")
+    st.metric(t("formula_lab.pooled_shape"), shape_text((rows, cols)))
     index = step_slider_ui(t("formula_lab.window"), len(results["max"].steps), "pool_step")
     step = results["max"].steps[index]
     pad = geometry["pad_before"]
@@ -312,7 +313,7 @@ def errata_ui() -> None:
     st.markdown(t("formula_lab.worked_example_heading"))
     valid = ops.conv2d(ARTICLE_INPUT, ARTICLE_KERNEL, padding="valid")
     same = ops.conv2d(ARTICLE_INPUT, ARTICLE_KERNEL, padding="same")
-    printed = np.array(ops.ARTICLE_EXAMPLE["article_printed_conv"], dtype=float)
+    printed = np.array(errata.ARTICLE_EXAMPLE["article_printed_conv"], dtype=float)
     figures = st.columns(5)
     shown = (  # (values, name: chart key and catalogue title, colours)
         (ARTICLE_INPUT, "input", "Blues"),
@@ -326,7 +327,7 @@ def errata_ui() -> None:
                                                    colorscale=colours, language=language()),
                             key=f"errata_{name}")
     st.markdown(t("formula_lab.errata_heading"))
-    for erratum in ops.article_errata(language=language()):
+    for erratum in errata.article_errata(language=language()):
         with st.container(border=True):
             st.error(t("formula_lab.erratum_claim", text=erratum["claim"]),
                      icon=":material/report:")

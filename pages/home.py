@@ -5,7 +5,7 @@ import streamlit as st
 
 from lepton.data import describe_datasets
 from lepton.host import host_info
-from pages.common import get_store, selected_dataset, status_label, t
+from pages.common import get_snapshot, say, selected_dataset, status_label, t
 
 st.title("Lepton")  # the product's name, the same in every language
 st.markdown(t("home.intro"))
@@ -18,7 +18,7 @@ with left:
         marker = "➜ " if item["name"] == chosen else ""
         status = t("home.available") if item["available"] else t("home.not_available")
         st.markdown(t("home.dataset_line", marker=marker, name=item["name"], status=status,
-                      where=item["where"]))
+                      where=say(item["where"])))
     st.caption(t("home.data_caption"))
 with right:
     st.subheader(t("home.host"))
@@ -29,7 +29,7 @@ with right:
                   keras=host["keras"]))
 
 st.subheader(t("home.latest_runs"))
-runs = get_store().list_runs()[:10]
+runs = get_snapshot().runs()[:10]
 if not runs:
     st.info(t("home.no_runs"))
 else:

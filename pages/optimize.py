@@ -1,13 +1,13 @@
 """Optimize: export a run as TFLite fp32, fp16 and int8, measure each here, download them."""
 
-import re
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
+from lepton import charts
+from lepton.background import text_of
 from lepton.export import (
     VARIANT_NOTES,
     VARIANTS,
@@ -15,35 +15,14 @@ from lepton.export import (
     load_measurements,
     start_export,
 )
-from pages.common import finished_runs, get_snapshot, get_store, run_label, t
+from pages.common import finished_runs, get_snapshot, get_store, language, run_label, t
 
 REPEAT_CHOICES = [200, 500, 1000, 2000, 5000]
-CHART_AXES = {  # row key → catalogue key of its axis title
-    "bytes": "optimize.axis_bytes",
-    "p50_ms": "optimize.axis_p50",
-}
-# lepton.export reports its progress in English; the page shows it translated.
-EXPORT_STEPS = [
-    (re.compile(r"Loading and measuring the \.keras model"), "optimize.progress_keras"),
-    (re.compile(r"Converting and measuring (?P<variant>\S+)"), "optimize.progress_variant"),
-    (re.compile(r"Done"), "optimize.progress_done"),
-    (re.compile(r"starting"), "optimize.progress_starting"),
-]
-
-
 def variant_note(variant: str) -> str:
     """What a variant is (lepton.export.VARIANT_NOTES), in the chosen language."""
     key = f"optimize.note_{variant.replace('-', '_')}"
     note = t(key)
     return VARIANT_NOTES.get(variant, variant) if note == key else note
-
-
-def export_step(text: str) -> str:
-    for pattern, key in EXPORT_STEPS:
-        match = pattern.fullmatch(text)
-        if match:
-            return t(key, **match.groupdict())
-    return text
 
 
 def choose_ui(runs: list[dict]) -> tuple[dict, list[str], int]:
@@ -91,7 +70,7 @@ def export_status(run: dict, was_running: bool) -> None:
     if was_running and not running:
         st.rerun(scope="app")  # the table and charts of the new measurements
     if running:
-        st.progress(progress["fraction"], text=export_step(progress["text"]))
+        st.progress(progress["fraction"], text=text_of(progress, language()))
     elif progress and progress["status"] == "failed":
         st.error(t("optimize.export_failed", run=run["id"], reason=progress.get("error") or ""),
                  icon=":material/error:")
@@ -150,38 +129,12 @@ def table_ui(rows: list[dict]) -> None:
     })
 
 
-def tradeoff_chart(rows: list[dict], axis: str) -> go.Figure:
-    """Test accuracy against size or latency, one labelled point per variant."""
-    measured = [row for row in rows if row["error"] is None]
-    figure = go.Figure()
-    figure.add_scatter(
-        x=[row[axis] for row in measured],
-        y=[row["test_accuracy"] for row in measured],
-        text=[row["variant"] for row in measured],
-        mode="markers+text", textposition="top center", marker=dict(size=12),
-        customdata=[[row["bytes"] / 1e6, row["p50_ms"], row["images_per_second"]]
-                    for row in measured],
-        hovertemplate=(f"<b>%{{text}}</b><br>{t('optimize.hover_accuracy')} %{{y:.2%}}"
-                       f"<br>{t('optimize.hover_size')} %{{customdata[0]:.3f}} MB"
-                       "<br>p50 %{customdata[1]:.3f} ms"
-                       f"<br>%{{customdata[2]:,.0f}} {t('optimize.hover_throughput')}"
-                       "<extra></extra>"),
-    )
-    figure.update_layout(
-        title=t("optimize.chart_title_size" if axis == "bytes" else "optimize.chart_title_latency"),
-        xaxis=dict(title=t(CHART_AXES[axis]), type="log"),
-        yaxis=dict(title=t("optimize.axis_accuracy"), tickformat=".2%"),
-        margin=dict(l=10, r=10, t=40, b=10), height=360,
-    )
-    return figure
-
-
 def chart_ui(rows: list[dict]) -> None:
     # Names looked up now, in this run's language: format_func is also called later.
-    axis_names = {value: t(key) for value, key in CHART_AXES.items()}
+    axis_names = {value: t(key) for value, key in charts.VARIANT_AXES.items()}
     axis = st.radio(t("optimize.against"), list(axis_names), format_func=axis_names.get,
                     horizontal=True, key="optimize_axis")
-    st.plotly_chart(tradeoff_chart(rows, axis), key="optimize_chart")
+    st.plotly_chart(charts.variant_tradeoff(rows, axis, language=language()), key="optimize_chart")
 
 
 def downloads_ui(rows: list[dict], run_id: int) -> None:

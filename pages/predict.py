@@ -1,14 +1,13 @@
 """Predict: upload or draw digits, see each preprocessing step, the answer and why it was given."""
 
-import re
-
 import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from lepton import charts, explain, prediction
+from lepton import charts, explain, prediction, registry
 from lepton.jobs import TrainingBusy
 from lepton.model import ModelConfig
+from lepton.ops import shape_text
 from lepton.prediction import ModelReference, Prediction, picture_key
 from lepton.recipes import default_config
 from pages.common import (
@@ -26,27 +25,6 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 EXPLANATIONS = {"Grad-CAM": "predict.method_grad_cam",  # radio value → catalogue key of its name
                 "Gradient saliency": "predict.method_saliency"}
 METHODS = {"Grad-CAM": "grad_cam", "Gradient saliency": "saliency"}  # → lepton.prediction's
-# lepton.imaging names its steps in English; the page shows them in the chosen language.
-STEP_PATTERNS = [
-    (re.compile(r"fitted to (?P<size>\S+)"), "predict.step_fitted"),
-    (re.compile(r"centred (?P<size>\S+)"), "predict.step_centred"),
-    (re.compile(r"resized (?P<size>\S+) grayscale"), "predict.step_resized_grayscale"),
-    (re.compile(r"resized (?P<size>\S+) RGB"), "predict.step_resized_rgb"),
-]
-STEP_NAMES = {"original": "predict.step_original", "grayscale / ink": "predict.step_grayscale_ink",
-              "inverted": "predict.step_inverted", "background removed": "predict.step_background",
-              "cropped to ink": "predict.step_cropped"}
-
-
-def step_caption(label: str) -> str:
-    """A preprocessing step's label from lepton.imaging, translated; unknown ones as they are."""
-    if label in STEP_NAMES:
-        return t(STEP_NAMES[label])
-    for pattern, key in STEP_PATTERNS:
-        match = pattern.fullmatch(label)
-        if match:
-            return t(key, **match.groupdict())
-    return label
 
 
 def quick_train_ui() -> None:
@@ -76,7 +54,7 @@ def quick_train_ui() -> None:
 
 
 def choose_run_ui(runs: list[dict]) -> dict:
-    best = max(runs, key=lambda run: run["metrics"].get("test_accuracy") or 0.0)
+    best = registry.best(runs)
     # Values stay language-free ("latest", "best" or a run id) so a language switch keeps them.
     options = {"latest": runs[0], "best": best, **{run["id"]: run for run in runs}}
     names = {"latest": t("predict.latest_run", run=run_label(runs[0])),
@@ -169,7 +147,7 @@ def detail_ui(result: Prediction, reference: ModelReference, pool, top: int) -> 
     image = result.image
     columns = st.columns(len(image.steps))
     for column, step in zip(columns, image.steps):
-        column.image(step.image, caption=step_caption(step.label), clamp=True, width="stretch")
+        column.image(step.image, caption=step.name.text(language()), clamp=True, width="stretch")
     answer_column, bars, heat = st.columns([1, 2, 2])
     best = result.top[0]
     answer_column.metric(t("predict.prediction"), best["class"],
@@ -224,7 +202,7 @@ def feature_maps_ui(reference: ModelReference, pool, model_input, input_key: str
     for layer in layers:
         st.image(explain.grid(layer["maps"], scale=3), clamp=True,
                  caption=f"{layer['name']} ({layer['type']}): "
-                         f"{' × '.join(map(str, layer['maps'].shape))}")
+                         f"{shape_text(layer['maps'].shape)}")
 
 
 st.title(t("predict.title"))

@@ -5,7 +5,8 @@ import streamlit as st
 
 from lepton import charts
 from lepton.compare import COST_AXES, run_row
-from pages.common import cost_settings, get_store, language, status_label, t
+from lepton.registry import is_active
+from pages.common import cost_settings, get_snapshot, get_store, language, status_label, t
 
 
 def column_config() -> dict:
@@ -104,7 +105,7 @@ def manage_ui(store, runs: list[dict]) -> None:
                                      icon=":material/download:", key="download_model")
         except OSError:
             left.warning(t("runs.model_missing"))
-    if run["status"] in ("queued", "running"):
+    if is_active(run):
         right.caption(t("runs.cannot_delete_training"))
         return
     confirm = right.checkbox(t("runs.confirm_delete", id=run_id), key="confirm_delete")
@@ -118,7 +119,7 @@ def manage_ui(store, runs: list[dict]) -> None:
 
 st.title(t("runs.title"))
 store = get_store()
-runs = store.list_runs()
+runs = get_snapshot().runs()
 if not runs:
     st.info(t("runs.no_runs"))
     st.stop()

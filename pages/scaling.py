@@ -9,7 +9,7 @@ import streamlit as st
 
 from lepton import scaling
 from lepton.scaling_charts import scaling_chart
-from pages.common import cost_settings, get_store, language, t
+from pages.common import cost_settings, get_snapshot, language, t
 
 KEY_NODES = (1, 2, 4, 8, 16, 32, 64)
 NODE_RANGE = range(1, 65)
@@ -44,7 +44,7 @@ def _calibration_text(calibration: scaling.Calibration) -> str:
 
 def calibration_ui() -> dict:
     """Says where the single-node throughput comes from; returns the default input values."""
-    calibration = scaling.calibrate_from_runs(get_store().list_runs("done"))
+    calibration = scaling.calibrate_from_runs(get_snapshot().runs())
     defaults = {
         "samples_per_epoch": 60_000,
         "epochs": 5,

@@ -1,16 +1,21 @@
 """Train: every hyperparameter on a control, a background run you can stop, live charts, costs."""
 
-import statistics
 
 import streamlit as st
 
-from lepton import charts, fastpath
+from lepton import charts, fastpath, scaling
+from lepton.background import text_of
 from lepton.costs import run_costs, time_to_accuracy
 from lepton.data import describe_datasets
+from lepton.i18n import recorded
 from lepton.jobs import TrainingBusy
 from lepton.model import (
     ACTIVATIONS,
+    DENSE_CHOICES,
+    FILTER_CHOICES,
     MAX_CONV_BLOCKS,
+    MAX_DROPOUT,
+    MAX_KERNEL_SIZE,
     POOLINGS,
     ModelConfig,
     build_model,
@@ -19,7 +24,7 @@ from lepton.model import (
 )
 from lepton.querystate import Choice, Number, parse_query, to_query
 from lepton.recipes import ARTICLE, default_config, execution_settings
-from lepton.registry import ACTIVE_STATUSES
+from lepton.registry import is_active
 from lepton.training import (
     AUGMENTATIONS,
     OPTIMIZERS,
@@ -32,14 +37,15 @@ from pages.common import (
     cost_settings,
     get_follower,
     get_jobs,
+    get_snapshot,
     get_store,
     language,
+    say,
     selected_dataset,
     status_label,
     t,
 )
 
-FILTER_CHOICES = (8, 16, 32, 64, 128)
 DEFAULT = default_config(get_store().home)
 EXECUTION_SOURCE = execution_settings(get_store().home)[1]  # where DEFAULT's settings come from
 RECIPES = {  # the two recipes as control values: Lepton's default on this host, the article's
@@ -61,10 +67,10 @@ FIELDS = {  # widget key → allowed values and default; also the link's query p
     "filters1": Choice(FILTER_CHOICES, 32),
     "filters2": Choice(FILTER_CHOICES, 64),
     "filters3": Choice(FILTER_CHOICES, 64),
-    "kernel": Number(1, 7, 3, integer=True),
+    "kernel": Number(1, MAX_KERNEL_SIZE, 3, integer=True),
     "pooling": Choice(POOLINGS, "max"),
-    "dense": Choice((16, 32, 64, 128, 256, 512), 128),
-    "dropout": Number(0.0, 0.8, 0.0),
+    "dense": Choice(DENSE_CHOICES, 128),
+    "dropout": Number(0.0, MAX_DROPOUT, 0.0),
     "activation": Choice(ACTIVATIONS, "relu"),
     "optimizer": Choice(OPTIMIZERS, "adam"),
     "lr": Choice(LEARNING_RATES, DEFAULT.learning_rate),
@@ -131,11 +137,11 @@ def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
         for index in range(1, blocks + 1):
             st.select_slider(t("train.filters", index=index), FILTER_CHOICES,
                              key=f"filters{index}")
-        st.slider(t("train.kernel"), 1, 7, key="kernel")
+        st.slider(t("train.kernel"), 1, MAX_KERNEL_SIZE, key="kernel")
         poolings = {pooling: t(f"train.pooling_{pooling}") for pooling in POOLINGS}
         st.selectbox(t("train.pooling"), POOLINGS, key="pooling", format_func=poolings.get)
         st.select_slider(t("train.dense"), FIELDS["dense"].options, key="dense")
-        st.slider(t("train.dropout"), 0.0, 0.8, step=0.05, key="dropout")
+        st.slider(t("train.dropout"), 0.0, MAX_DROPOUT, step=0.05, key="dropout")
         st.selectbox(t("train.activation"), ACTIVATIONS, key="activation")
     with optimisation:
         st.markdown(f"**{t('train.optimisation')}**")
@@ -194,19 +200,6 @@ def architecture_numbers(model_config: ModelConfig) -> dict:
     }
 
 
-def measured_speed(macs: int) -> tuple[float, int] | None:
-    """This host's training speed scaled to `macs`: (samples/s, runs it is based on)."""
-    finished = [run for run in get_store().list_runs("done")
-                if run["timings"].get("samples_per_second") and run["metrics"].get("macs")]
-    if not finished:
-        return None
-    # Work per sample scales with MACs: convert each run's speed to MACs/s, then back.
-    macs_per_second = statistics.median(
-        run["timings"]["samples_per_second"] * run["metrics"]["macs"] for run in finished
-    )
-    return macs_per_second / macs, len(finished)
-
-
 def estimates_ui(model_config: ModelConfig, train_config: TrainConfig) -> None:
     numbers = architecture_numbers(model_config)
     columns = st.columns(4)
@@ -215,7 +208,7 @@ def estimates_ui(model_config: ModelConfig, train_config: TrainConfig) -> None:
                       help=t("train.macs_help"))
     columns[2].metric(t("train.weights"), f"{numbers['bytes'] / 1024:,.0f} KiB",
                       help=t("train.weights_help"))
-    speed = measured_speed(numbers["macs"])
+    speed = scaling.speed_for_macs(get_snapshot().finished(), numbers["macs"])
     available = {item["name"]: item["train_samples"] for item in describe_datasets()}
     train_samples = available.get(selected_dataset()) or available["mnist-5k"]
     samples = min(train_config.subset or train_samples, train_samples)
@@ -317,7 +310,8 @@ def calibration_status(was_running: bool) -> None:
     if running != was_running:
         st.rerun(scope="app")  # finished: the default recipe may have changed
     if running:
-        st.progress(progress["fraction"], text=t("train.calibrating", text=progress["text"]))
+        st.progress(progress["fraction"],
+                    text=t("train.calibrating", text=text_of(progress, language())))
         return
     if progress and progress["status"] == "failed":
         st.warning(t("train.calibration_failed", error=progress.get("error") or ""))
@@ -354,11 +348,11 @@ def live_view() -> None:
     Ticks fast only while a run is active; a change between active and finished reruns the page
     so the tick rate follows.
     """
-    latest = get_store().latest_run()
+    latest = get_snapshot().latest()
     if latest is None:
         st.fragment(run_every=IDLE_TICK_SECONDS)(no_run_yet)()
         return
-    active = latest["status"] in ACTIVE_STATUSES
+    active = is_active(latest)
     st.fragment(run_every=STATUS_TICK_SECONDS if active else IDLE_TICK_SECONDS)(run_status)(
         latest["id"], active)
     st.fragment(run_every=BATCH_CHART_TICK_SECONDS if active else None)(batch_chart)(
@@ -369,21 +363,21 @@ def live_view() -> None:
 
 
 def no_run_yet() -> None:
-    if get_store().latest_run() is not None:
+    if get_snapshot().latest() is not None:
         st.rerun(scope="app")
     st.info(t("train.no_run"))
 
 
 def run_status(run_id: int, was_active: bool) -> None:
     """Heading, progress bar, stop button and the figures of speed and cost."""
-    latest = get_store().latest_run()
+    latest = get_snapshot().latest()
     follower = get_follower(run_id)
     run = follower.refresh()
-    if latest["id"] != run_id or (run["status"] in ACTIVE_STATUSES) != was_active:
+    if latest["id"] != run_id or (is_active(run)) != was_active:
         st.rerun(scope="app")  # a new run, or this one ended: the page's tick rates change
     progress = run["progress"]
     st.subheader(t("train.run_header", id=run["id"], status=status_label(run["status"])))
-    if run["status"] in ACTIVE_STATUSES:
+    if is_active(run):
         fraction = min(max(progress.get("fraction") or 0.0, 0.0), 1.0)
         label = stage_label(progress.get("stage", "starting"))
         if "step" in progress:
@@ -404,7 +398,7 @@ def run_status(run_id: int, was_active: bool) -> None:
     if metrics.get("test_accuracy") is not None:
         st.metric(t("train.test_accuracy"), f"{metrics['test_accuracy']:.2%}",
                   help=t("train.test_accuracy_help", count=f"{metrics['test_samples']:,}",
-                         source=metrics.get("dataset_source", run["dataset"])))
+                         source=say(recorded(metrics, "dataset_source") or run["dataset"])))
     speed_cost_ui(run, follower.epochs)
 
 
@@ -452,12 +446,12 @@ def epoch_charts(run_id: int) -> None:
 st.title(t("train.title"))
 restore_controls()
 for notice in st.session_state.get("train_notices", []):
-    st.warning(t("train.link_notice", notice=notice), icon=":material/link_off:")
+    st.warning(t("train.link_notice", notice=say(notice)), icon=":material/link_off:")
 dataset = selected_dataset()
 st.caption(t("train.dataset_caption", dataset=dataset))
 chosen = next((item for item in describe_datasets() if item["name"] == dataset), None)
 if chosen and not chosen["available"]:
-    st.warning(t("train.dataset_offline", dataset=dataset, where=chosen["where"]),
+    st.warning(t("train.dataset_offline", dataset=dataset, where=say(chosen["where"])),
                icon=":material/cloud_off:")
 configs = controls_ui()
 remember_controls()

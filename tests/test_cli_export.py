@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lepton import cli, inference
+from lepton import cli, inference, prediction
 from lepton.export import VARIANTS
 from lepton.jobs import execute_run
 from lepton.registry import RunStore
@@ -93,13 +93,13 @@ def test_export_of_an_unknown_run_exits_2(home, capsys):
 def test_predict_and_evaluate_use_the_litert_model(home, capsys, tmp_path, monkeypatch):
     _, run = home
     made = []
-    real_predictor_for = inference.predictor_for
+    real_predictor_for = prediction.predictor_for
 
     def spying_predictor_for(*arguments, **keywords):
         made.append(real_predictor_for(*arguments, **keywords))
         return made[-1]
 
-    monkeypatch.setattr(inference, "predictor_for", spying_predictor_for)
+    monkeypatch.setattr(prediction, "predictor_for", spying_predictor_for)
     digit, _ = mnist_digit(7)
     photo = tmp_path / "digit.jpg"
     photo.write_bytes(realistic_upload(digit))
@@ -129,5 +129,5 @@ def test_a_failed_conversion_leaves_the_run_done(lepton_home, monkeypatch):
     assert run["metrics"]["tflite_error"] == "RuntimeError: converter exploded"
     assert "latency_ms" not in run["metrics"]
     assert not (store.run_folder(run["id"]) / "model.tflite").exists()
-    assert isinstance(inference.predictor_for(run["model_path"]), inference.Predictor)
+    assert isinstance(prediction.predictor_for(run["model_path"]), inference.Predictor)
     assert np.isfinite(run["metrics"]["test_accuracy"])

@@ -9,6 +9,7 @@ import pytest
 
 from lepton import diagrams, ops
 from lepton.model import ModelConfig, build_model
+from lepton.ops import shape_text
 
 CONFIGS = {
     "reference": ModelConfig(),
@@ -64,9 +65,9 @@ def test_network_dot_is_model_summary_drawn(config):
     for name, (kind, shape, params) in expected.items():
         label = graph["nodes"][name]
         assert label[0] == f"{name} · {kind}"
-        assert f"→ {diagrams.shape_text(shape)}" in label
+        assert f"→ {shape_text(shape)}" in label
         assert label[-1] == f"{params:,} params"
-    assert graph["nodes"]["image"][1] == diagrams.shape_text(config.input_shape)
+    assert graph["nodes"]["image"][1] == shape_text(config.input_shape)
     chain = list(graph["nodes"])
     assert graph["edges"] == list(itertools.pairwise(chain))
 

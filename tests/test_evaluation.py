@@ -102,3 +102,13 @@ def test_evaluate_agrees_with_keras_evaluate(tiny_model, tiny_data):
     assert sum(map(sum, metrics["confusion_matrix"])) == 200
     assert [row["class"] for row in metrics["per_class"]] == list(tiny_data.class_names)
     assert [row["support"] for row in metrics["per_class"]] == [20] * 10
+
+
+def test_confident_mistakes_lists_wrong_answers_most_confident_first():
+    from lepton.evaluation import confident_mistakes
+
+    probabilities = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.7, 0.3], [0.45, 0.55]])
+    labels = np.array([0, 0, 0, 1, 1])  # wrong: 1 (0.6), 2 (0.8), 3 (0.7)
+    assert confident_mistakes(probabilities, labels, 5).tolist() == [2, 3, 1]
+    assert confident_mistakes(probabilities, labels, 2).tolist() == [2, 3]
+    assert confident_mistakes(probabilities[:1], labels[:1], 5).tolist() == []

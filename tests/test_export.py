@@ -23,8 +23,8 @@ from lepton.inference import (
     LiteRTPredictor,
     Predictor,
     fast_model_path,
-    predictor_for,
 )
+from lepton.prediction import predictor_for
 from tests.conftest import SMALL_MODEL
 
 FP32_TOLERANCE = 1e-4

@@ -28,16 +28,16 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.sync.client import connect
 
 from lepton.imaging import preprocess_image
-from lepton.inference import Predictor, load_model, predictor_for
+from lepton.inference import Predictor, load_model
 from lepton.jobs import JobManager, TrainingBusy, execute_run
-from lepton.model import ModelConfig
+from lepton.prediction import predictor_for
 from lepton.registry import RunStore
 from lepton.training import TrainConfig
+from tests.conftest import SMALL_MODEL
 from tests.hostile_corpus import hostile_cases
 from tests.servers import running_server
 
 PROJECT = Path(__file__).resolve().parent.parent
-SMALL_MODEL = ModelConfig(filters=(8,), dense_units=16)
 QUICK = TrainConfig(epochs=1, subset=300, batch_size=64)
 WAIT_SECONDS = 180  # upper bound for anything to happen; all of it takes seconds here
 INTERRUPTED_REASON = "the process running it stopped before it finished"

@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 from lepton.data import DATASET_NAMES
 from lepton.imaging import ImageError, preprocess_image
 from lepton.recipes import default_config
+from tests.conftest import SMALL_MODEL
 from tests.hostile_corpus import (
     DUPLICATE_NAME,
     HTML_NAME,
@@ -58,7 +58,6 @@ def test_the_corpus_is_big_and_awkward_enough():
 def trained_home(tmp_path_factory):
     """A LEPTON_HOME (also set as the environment variable) holding one tiny finished run."""
     from lepton.jobs import execute_run
-    from lepton.model import ModelConfig
     from lepton.registry import RunStore
     from lepton.training import TrainConfig
 
@@ -66,7 +65,7 @@ def trained_home(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LEPTON_HOME", str(home))
         store = RunStore(home)
-        run_id = store.create_run("mnist-5k", ModelConfig(filters=(8,), dense_units=16).to_dict(),
+        run_id = store.create_run("mnist-5k", SMALL_MODEL.to_dict(),
                                   TrainConfig(epochs=1, subset=300, batch_size=64).to_dict())
         run = execute_run(store, run_id)
         assert run["status"] == "done", run["reason"]
@@ -79,7 +78,6 @@ def trained_home(tmp_path_factory):
 @pytest.mark.parametrize("case", UNIQUE, ids=[f"{i:02d}-{c.name[:24]}" for i, c in
                                               enumerate(UNIQUE)])
 def test_each_file_is_preprocessed_or_refused_with_a_clear_message(case):
-    started = time.perf_counter()
     try:
         result = preprocess_image(case.data)
     except ImageError as error:
@@ -91,13 +89,11 @@ def test_each_file_is_preprocessed_or_refused_with_a_clear_message(case):
         assert np.isfinite(image).all()
         assert image.min() >= 0.0 and image.max() <= 1.0
         assert image.max() == pytest.approx(1.0)
-    elapsed = time.perf_counter() - started
     assert outcome == case.expect, f"{case.name}: {message}"
     if outcome == "error":
         assert case.fragment in message
         assert len(message) < 400  # readable, no traceback or pixel dump
         assert re.search(r"\b(Upload|upload|Resize|re-save)\b", message)  # says what to do
-    assert elapsed < 5.0  # generous: each takes well under 0.2 s here
 
 
 BOMB_PROBE = """

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFile
 from scipy import ndimage
 
 from lepton.imaging import (
@@ -231,12 +230,10 @@ def test_tiny_picture():
     assert_mnist_like(result)
 
 
-def test_large_picture_is_fast_and_reduced_for_display():
+def test_large_picture_is_reduced_for_work_and_display():
     picture = seven(size=(3000, 2000), box=(900, 400, 1900, 1600), width=140)
     data = encode(picture, "JPEG", quality=85)
-    start = time.perf_counter()
-    result = preprocess_image(data)
-    assert time.perf_counter() - start < 2.0
+    result = preprocess_image(data)  # its speed: benchmarks/uploads.py
     assert result.source_size == (3000, 2000)
     assert result.steps[0].image.size <= 3 * 2_000_000
     reference = preprocess_image(encode(seven(), "PNG"))
@@ -495,11 +492,13 @@ def png_declaring(width: int, height: int) -> bytes:
     return bytes(data)
 
 
-def test_decompression_bomb_header_is_rejected_without_decoding():
-    start = time.perf_counter()
+def test_decompression_bomb_header_is_rejected_without_decoding(monkeypatch):
+    def no_decoding(self):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     with pytest.raises(ImageError, match="too large"):
         load_image(png_declaring(100_000, 100_000))
-    assert time.perf_counter() - start < 0.5
 
 
 def test_picture_above_max_pixels_is_rejected_before_decoding():

@@ -18,6 +18,7 @@ from lepton.data import (
     load_dataset,
 )
 from lepton.importer import DatasetImportError, import_npz, import_zip
+from tests.conftest import SMALL_MODEL
 from tests.shape_images import SHAPE_CLASSES, png_bytes, shape_image, shapes_zip
 
 SIZE = (32, 32)
@@ -398,14 +399,13 @@ def test_cli_imports_lists_and_deletes(lepton_home, tmp_path, capsys, shapes):
 def test_train_one_epoch_and_predict_a_new_picture(lepton_home, store):
     """The whole promise: zip → import → train → accuracy → a new picture gets the right class."""
     from lepton.imaging import preparer
-    from lepton.inference import predictor_for
     from lepton.jobs import execute_run
-    from lepton.model import ModelConfig
+    from lepton.prediction import predictor_for
     from lepton.training import TrainConfig
 
     import_zip(shapes_zip(per_class=60), "shapes", home=lepton_home, size=SIZE, channels=3)
     run_id = store.create_run(
-        "shapes", ModelConfig(filters=(8,), dense_units=16).to_dict(),
+        "shapes", SMALL_MODEL.to_dict(),
         TrainConfig(epochs=1, batch_size=8, learning_rate=5e-3, validation_split=0.0).to_dict(),
     )
     run = execute_run(store, run_id)

@@ -15,14 +15,13 @@ import pytest
 from lepton import data
 from lepton.inference import load_model
 from lepton.jobs import JobManager, TrainingBusy, TrainingLock, execute_run
-from lepton.model import ModelConfig
 from lepton.registry import RunStore
 from lepton.training import TrainConfig
 from lepton.worker import ORPHANED_REASON
+from tests.conftest import SMALL_MODEL
 
 PROJECT = Path(__file__).resolve().parent.parent
 
-SMALL_MODEL = ModelConfig(filters=(8,), dense_units=16)  # the architecture does not matter here
 QUICK = TrainConfig(epochs=1, subset=300, batch_size=64)
 QUICK_STEPS = math.ceil(270 / 64)  # 300 samples minus the 10 % that validate
 RUN_TIMEOUT_SECONDS = 120

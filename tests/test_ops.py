@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from lepton import ops
+from lepton import errata, ops
 
 TOLERANCE = 1e-5
 STRIDES = (1, 2, 3)
 # (input shape, window shape): square and non-square inputs, windows from 1 to 4.
 CONV_SHAPES = (((5, 5), (1, 1)), ((7, 6), (3, 3)), ((9, 8), (4, 2)), ((6, 9), (2, 4)))
 POOL_SHAPES = (((5, 5), 2), ((7, 6), 3), ((9, 8), (4, 2)))
-EXAMPLE_INPUT = np.array(ops.ARTICLE_EXAMPLE["input"], dtype=float)
-EXAMPLE_KERNEL = np.array(ops.ARTICLE_EXAMPLE["kernel"], dtype=float)
+EXAMPLE_INPUT = np.array(errata.ARTICLE_EXAMPLE["input"], dtype=float)
+EXAMPLE_KERNEL = np.array(errata.ARTICLE_EXAMPLE["kernel"], dtype=float)
 EXAMPLE_SAME = [[6, 9, 8], [13, 20, 17], [12, 21, 14]]
 
 
@@ -329,8 +329,8 @@ def test_article_example_same_padding_matches_keras():
 
 def test_article_printed_values_are_not_reproduced():
     """Regression guard for the article's errors: its printed conv and pool maps are wrong."""
-    printed_conv = np.array(ops.ARTICLE_EXAMPLE["article_printed_conv"])
-    printed_pool = np.array(ops.ARTICLE_EXAMPLE["article_printed_pool"])
+    printed_conv = np.array(errata.ARTICLE_EXAMPLE["article_printed_conv"])
+    printed_pool = np.array(errata.ARTICLE_EXAMPLE["article_printed_pool"])
     for padding in ops.PADDINGS:
         output = ops.conv2d(EXAMPLE_INPUT, EXAMPLE_KERNEL, padding=padding).output
         assert output.shape != printed_conv.shape or not np.array_equal(output, printed_conv)
@@ -343,16 +343,16 @@ def _errata_text(entry):
 
 
 def test_article_errata_are_plain_text_entries():
-    errata = ops.article_errata()
+    entries = errata.article_errata()
 
-    assert len(errata) == 3
-    for entry in errata:
+    assert len(entries) == 3
+    for entry in entries:
         assert set(entry) == {"claim", "correct", "why"}
         assert all(isinstance(text, str) and text for text in entry.values())
 
 
 def test_conv_erratum_reports_the_computed_maps():
-    conv_entry = ops.article_errata()[0]
+    conv_entry = errata.article_errata()[0]
 
     assert "[[4, 6, 9], [7, 10, 13], [4, 6, 9]]" in conv_entry["claim"]
     assert "[[20]]" in conv_entry["correct"]
@@ -363,12 +363,12 @@ def test_conv_erratum_reports_the_computed_maps():
 
 
 def test_pool_erratum_matches_keras_pooling():
-    pool_entry = ops.article_errata()[1]
-    printed_conv = np.array(ops.ARTICLE_EXAMPLE["article_printed_conv"], dtype=float)
+    pool_entry = errata.article_errata()[1]
+    printed_conv = np.array(errata.ARTICLE_EXAMPLE["article_printed_conv"], dtype=float)
 
     def keras_max_pool(feature_map, padding):
         pooled = _run_on_image(keras.layers.MaxPooling2D(2, padding=padding), feature_map)
-        return ops._matrix_text(pooled)
+        return errata._matrix_text(pooled)
 
     assert keras_max_pool(np.array(EXAMPLE_SAME, dtype=float), "valid") == "[[20]]"
     assert keras_max_pool(np.array(EXAMPLE_SAME, dtype=float), "same") == "[[20, 17], [21, 14]]"
@@ -383,9 +383,9 @@ def test_pool_erratum_matches_keras_pooling():
 
 
 def test_relu_erratum_names_both_functions():
-    relu_entry = ops.article_errata()[2]
+    relu_entry = errata.article_errata()[2]
 
     assert "归一化指数函数" in relu_entry["claim"]
     assert "线性整流函数" in relu_entry["correct"] and "修正线性单元" in relu_entry["correct"]
     assert "softmax" in relu_entry["correct"]
-    assert ops._matrix_text(ops.softmax([-2.0, 0.0, 3.0])) in relu_entry["why"]
+    assert errata._matrix_text(ops.softmax([-2.0, 0.0, 3.0])) in relu_entry["why"]

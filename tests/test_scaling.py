@@ -202,3 +202,15 @@ def test_calibration_falls_back_to_the_newest_model_without_reference_runs():
     assert calibration.run_ids == (2, 3)
     assert calibration.reference_model is False
     assert "no finished run of the reference CNN" in calibration.describe()
+
+
+def test_speed_for_macs_scales_each_runs_speed_by_its_work_per_sample():
+    from lepton.scaling import speed_for_macs
+
+    runs = [{"status": "done", "timings": {"samples_per_second": 1000.0}, "metrics": {"macs": 2e6}},
+            {"status": "done", "timings": {"samples_per_second": 4000.0}, "metrics": {"macs": 1e6}},
+            {"status": "failed", "timings": {"samples_per_second": 9e9}, "metrics": {"macs": 1}},
+            {"status": "done", "timings": {}, "metrics": {"macs": 1e6}}]
+    speed, based_on = speed_for_macs(runs, 4e6)  # MACs/s: 2e9 and 4e9, median 3e9
+    assert speed == pytest.approx(750.0) and based_on == 2
+    assert speed_for_macs(runs[2:], 4e6) is None

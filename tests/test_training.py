@@ -6,13 +6,12 @@ import types
 import numpy as np
 import pytest
 
-from lepton.model import ModelConfig
 from lepton.training import ProgressCallback, TrainConfig, fit, make_optimizer
+from tests.conftest import SMALL_MODEL
 
 BATCH_SIZE = 64
 TRAIN_SAMPLES = 540  # 600 tiny samples minus the last 10 % that validate
 STEPS = math.ceil(TRAIN_SAMPLES / BATCH_SIZE)  # 9
-SMALL_MODEL = ModelConfig(filters=(8,), dense_units=16)  # the architecture does not matter here
 
 
 class _Recorder:

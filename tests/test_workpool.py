@@ -84,15 +84,32 @@ def test_failures_reach_the_caller_and_are_not_remembered(pool):
 
 
 def test_the_cache_keeps_the_most_recently_used_answers_within_its_budget(tmp_path):
-    pool = WorkPool(1, cache_bytes=3000)
+    pool = WorkPool(1, cache_bytes=2500)
     try:
         log = str(tmp_path / "calls.log")
-        for name in ("a", "b", "a", "c"):  # each answer ~1 kB pickled: room for two
+        for name in ("a", "b", "a", "c"):  # each answer 1,000 characters: room for two
             pool.submit(name, double_and_count, name * 500, log).result(60)
         assert pool.submit("a", double_and_count, "a" * 500, log).cached  # used recently
         assert not pool.submit("b", double_and_count, "b" * 500, log).cached  # dropped
     finally:
         pool.shutdown()
+
+
+def test_an_answer_is_sized_by_the_arrays_and_text_it_holds():
+    from dataclasses import dataclass
+
+    import numpy as np
+
+    from lepton.workpool import size_of
+
+    @dataclass
+    class Answer:
+        name: str
+        image: np.ndarray
+        extra: tuple
+
+    answer = Answer("seven", np.zeros((10, 10), np.float32), ({"maps": np.zeros(25, np.uint8)},))
+    assert size_of(answer) == 5 + 400 + 4 + 25
 
 
 def test_a_pool_needs_a_worker():

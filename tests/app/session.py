@@ -1,16 +1,30 @@
-"""Opening pages in a chosen language under AppTest (shared by the i18n page tests)."""
+"""Opening the app under AppTest: one home for the entry point, the timeout and page opening."""
+
+import time
+from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-APP = "../../app.py"  # resolved against this file, which sits beside the page tests
-TIMEOUT = 120
+from lepton.export import export_progress
+from lepton.registry import RunStore
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+TIMEOUT = 120  # a page's first run imports TensorFlow; a training test trains
 
 
-def open_page(page: str, language: str) -> AppTest:
-    """A fresh session on `page` in `language`, with no exception shown."""
+def new_session() -> AppTest:
+    """A fresh session that has run app.py once (the Home page)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
-    at.session_state["language"] = language
+    return at
+
+
+def open_page(page: str, language: str | None = None) -> AppTest:
+    """A fresh session on `page` (e.g. "pages/predict.py"), in `language` when given, with no
+    exception shown."""
+    at = new_session()
+    if language:
+        at.session_state["language"] = language
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
@@ -25,3 +39,13 @@ def keep_language(at: AppTest, language: str) -> AppTest:
     """
     at.session_state["language"] = language
     return at
+
+
+def wait_for_export(home, run_id: int) -> dict:
+    """Waits for the export the Optimize page started (in its own process); its last record."""
+    store = RunStore(home)
+    deadline = time.monotonic() + TIMEOUT
+    while (progress := export_progress(store, run_id))["status"] == "running":
+        assert time.monotonic() < deadline, "the export did not finish"
+        time.sleep(0.5)
+    return progress

@@ -10,9 +10,8 @@ from lepton.jobs import execute_run
 from lepton.model import ModelConfig
 from lepton.registry import RunStore
 from lepton.training import TrainConfig
+from tests.app.session import APP, TIMEOUT
 from tests.digit_images import drawn_digit_rgba
-
-APP = "../../app.py"
 
 
 def canvas_value(rgba) -> dict:
@@ -30,7 +29,7 @@ def test_a_drawing_is_predicted(lepton_home):
     run_id = store.create_run("mnist-5k", ModelConfig().to_dict(),
                               TrainConfig(epochs=2, batch_size=64).to_dict())
     assert execute_run(store, run_id)["status"] == "done"
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     at.switch_page("pages/predict.py").run()
     assert not at.exception

@@ -4,13 +4,11 @@ import io
 import zipfile
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from lepton.data import DATASET_NAMES
+from tests.app.session import new_session
+from tests.conftest import SMALL_MODEL
 from tests.shape_images import SHAPE_CLASSES, png_bytes, shape_image, shapes_zip
-
-APP = "../../app.py"
-TIMEOUT = 120
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +18,7 @@ def shapes():
 
 @pytest.fixture
 def data_page(lepton_home):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
+    at = new_session()
     at.switch_page("pages/data.py").run()
     assert not at.exception, at.exception
     return at
@@ -30,8 +27,7 @@ def data_page(lepton_home):
 def sidebar_datasets() -> list[str]:
     """The sidebar's dataset choices, from a fresh session on the home page (AppTest does not
     draw app.py's sidebar after `switch_page`)."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
+    at = new_session()
     assert not at.exception, at.exception
     return list(at.sidebar.selectbox(key="dataset").options)
 
@@ -115,19 +111,17 @@ def test_predict_page_resizes_plainly_for_a_run_on_imported_data(lepton_home):
     """A run on imported shapes: Predict must say "plain resize" and feed a 32×32×3 input."""
     from lepton.importer import import_zip
     from lepton.jobs import execute_run
-    from lepton.model import ModelConfig
     from lepton.registry import RunStore
     from lepton.training import TrainConfig
 
     import_zip(shapes_zip(per_class=60), "shapes", home=lepton_home, size=(32, 32), channels=3)
     store = RunStore(lepton_home)
     run_id = store.create_run(
-        "shapes", ModelConfig(filters=(8,), dense_units=16).to_dict(),
+        "shapes", SMALL_MODEL.to_dict(),
         TrainConfig(epochs=1, batch_size=8, learning_rate=5e-3, validation_split=0.0).to_dict(),
     )
     assert execute_run(store, run_id)["status"] == "done"
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
+    at = new_session()
     at.switch_page("pages/predict.py").run()
     picture = png_bytes(shape_image("triangles", seed=4242, size=80))
     at.file_uploader(key="uploads").set_value(("triangle.png", picture, "image/png")).run()

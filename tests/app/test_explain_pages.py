@@ -7,17 +7,7 @@ from lepton import ops
 from lepton.model import ModelConfig, build_model
 from lepton.registry import RunStore
 from lepton.training import TrainConfig
-
-APP = "../../app.py"
-TIMEOUT = 120
-
-
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+from tests.app.session import open_page
 
 
 def metric(at: AppTest, label: str) -> str:

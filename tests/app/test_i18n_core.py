@@ -7,9 +7,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lepton.i18n import translate
+from tests.app.session import APP, TIMEOUT, new_session
+from tests.conftest import SMALL_MODEL
 
-APP = "../../app.py"
-TIMEOUT = 120
 HAN = re.compile(r"[\u4e00-\u9fff]")
 PAGES = {  # page → where its heading is: Home's title is the product name, its subheaders speak
     "pages/home.py": ("subheader", "home.data"),
@@ -45,8 +45,7 @@ def router_mode(monkeypatch):
 
 @pytest.fixture
 def app(lepton_home):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
+    at = new_session()
     at.selectbox(key="dataset").set_value("mnist-5k").run()
     return at
 
@@ -55,12 +54,11 @@ def app(lepton_home):
 def one_run(lepton_home):
     """A finished tiny run, so Runs draws its table, curves and Pareto chart."""
     from lepton.jobs import execute_run
-    from lepton.model import ModelConfig
     from lepton.registry import RunStore
     from lepton.training import TrainConfig
 
     store = RunStore(lepton_home)
-    run_id = store.create_run("mnist-5k", ModelConfig(filters=(8,), dense_units=16).to_dict(),
+    run_id = store.create_run("mnist-5k", SMALL_MODEL.to_dict(),
                               TrainConfig(epochs=1, subset=300, batch_size=64).to_dict())
     assert execute_run(store, run_id)["status"] == "done"
     return run_id

@@ -6,10 +6,10 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lepton import diagrams, ops, scaling
+from lepton import diagrams, errata, scaling
 from lepton.model import build_model
 from lepton.scaling_charts import scaling_chart
-from tests.app.language import keep_language, open_page
+from tests.app.session import keep_language, open_page
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 NUMBERS = re.compile(r"\[\[[^\]]*\]|\d+(?:\.\d+)?")
@@ -89,7 +89,7 @@ def test_architecture_choice_survives_a_change_of_language(lepton_home):
 
 
 def test_errata_in_chinese_carry_the_same_computed_numbers():
-    english, chinese = ops.article_errata("en"), ops.article_errata("zh")
+    english, chinese = errata.article_errata("en"), errata.article_errata("zh")
 
     assert len(chinese) == len(english) == 3
     for english_entry, chinese_entry in zip(english, chinese, strict=True):

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from lepton.export import VARIANT_NOTES
 from lepton.i18n import catalogue
-from tests.app.language import keep_language, open_page
+from tests.app.session import keep_language, open_page, wait_for_export
 from tests.shape_images import shapes_zip
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -92,12 +92,18 @@ def test_data_page_in_chinese_imports_and_reports(lepton_home):
     assert table.set_index("name").loc["pets", "kind"] == "导入"
 
 
-def test_optimize_page_in_chinese_with_a_run(finished_run):
+def test_optimize_page_in_chinese_with_a_run(finished_run, lepton_home):
     at = keep_language(open_page("pages/optimize.py", "zh"), "zh")
     assert chinese(at.caption[-1].value)  # "not measured yet"
     at.multiselect(key="optimize_variants").set_value(["fp32"])
     at.select_slider(key="optimize_repeats").set_value(200)
-    at.button(key="export_measure").click().run()
+    at.button(key="export_measure").click()
+    keep_language(at, "zh").run()
+    assert not at.exception, at.exception
+    (bar,) = at.get("progress")  # the export's own process reports; the page translates
+    assert chinese(bar.proto.text), bar.proto.text
+    assert wait_for_export(lepton_home, finished_run["id"])["status"] == "done"
+    keep_language(at, "zh").run()
     assert not at.exception, at.exception
     assert any(caption.value.startswith("测量于") for caption in at.caption)
     (table,) = [frame.value for frame in at.dataframe if "p50 ms" in frame.value.columns]

@@ -1,16 +1,15 @@
 """The Optimize page under AppTest: export and measure a run, persisted figures, downloads."""
 
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lepton.export import VARIANTS, export_progress, load_measurements
+from lepton.export import VARIANTS, load_measurements
 from lepton.registry import RunStore
+from tests.app import session
+from tests.app.session import wait_for_export
 
-APP = "../../app.py"
 PAGE = "pages/optimize.py"
-TIMEOUT = 120
 
 
 def measured_table(at: AppTest):
@@ -19,10 +18,7 @@ def measured_table(at: AppTest):
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
+    at = session.open_page(PAGE)
     assert at.title[0].value == "Optimize"
     return at
 
@@ -43,12 +39,7 @@ def test_export_and_measure_fills_the_table_chart_downloads_and_persists(finishe
     # The export runs in its own process (never in the server's): the page follows it.
     assert at.get("progress"), "no progress bar while the export runs"
     assert "export_measure" not in [button.key for button in at.button]
-    store = RunStore(lepton_home)
-    deadline = time.monotonic() + TIMEOUT
-    while export_progress(store, finished_run["id"])["status"] == "running":
-        assert time.monotonic() < deadline, "the export did not finish"
-        time.sleep(0.5)
-    assert export_progress(store, finished_run["id"])["status"] == "done"
+    assert wait_for_export(lepton_home, finished_run["id"])["status"] == "done"
     at.run()
     assert not at.exception, at.exception
 

@@ -9,15 +9,12 @@ from streamlit.testing.v1 import AppTest
 
 from lepton.recipes import default_config
 from lepton.registry import RunStore
-
-APP = "../../app.py"
-TIMEOUT = 120
+from tests.app.session import APP, TIMEOUT, new_session
 
 
 @pytest.fixture
 def app(lepton_home):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
+    at = new_session()
     at.selectbox(key="dataset").set_value("mnist-5k").run()
     return at
 

@@ -3,18 +3,12 @@ what is on screen."""
 
 from streamlit.testing.v1 import AppTest
 
+from tests.app.session import open_page
 from tests.digit_images import mnist_digit, realistic_upload
-
-APP = "../../app.py"
-TIMEOUT = 120
 
 
 def open_predict() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page("pages/predict.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("pages/predict.py")
 
 
 def work_pool():

@@ -5,17 +5,13 @@ from streamlit.testing.v1 import AppTest
 
 from lepton.registry import RunStore
 from lepton.scaling import REFERENCE_PARAMS
+from tests.app import session
 
-APP = "../../app.py"
-TIMEOUT = 120
 PAGE = "pages/scaling.py"
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
+    at = session.open_page(PAGE)
     assert at.title[0].value == "Single node vs many"
     return at
 

@@ -10,10 +10,9 @@ from lepton.fastpath import Candidate, choose, judge, save_calibration
 from lepton.jobs import JobManager, TrainingLock
 from lepton.registry import RunStore
 from lepton.training import TrainConfig
+from tests.app.session import APP, TIMEOUT
 from tests.conftest import SMALL_MODEL
 
-APP = "../../app.py"
-TIMEOUT = 120
 WINNER = Candidate("mixed_bfloat16", 128, steps_per_execution=8)
 
 
