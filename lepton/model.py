@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from lepton.i18n import message
+
 POOLINGS = ("max", "avg")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 MAX_CONV_BLOCKS = 3
@@ -73,11 +75,10 @@ class ModelConfig:
             height = _spatial_after_block(height, self.kernel_size)
             width = _spatial_after_block(width, self.kernel_size)
             if height < 1 or width < 1:
-                raise ValueError(
-                    f"{len(self.filters)} conv blocks with kernel_size {self.kernel_size} shrink a "
-                    f"{self.input_shape[0]}×{self.input_shape[1]} input to nothing after block "
-                    f"{block + 1}. Use fewer blocks or a smaller kernel."
-                )
+                raise ValueError(message(
+                    "model.shrinks_to_nothing", blocks=len(self.filters),
+                    kernel=self.kernel_size, height=self.input_shape[0],
+                    width=self.input_shape[1], block=block + 1))
 
     @property
     def conv_blocks(self) -> int:

@@ -25,6 +25,7 @@ from pages.common import (
     get_predictor,
     get_work_pool,
     language,
+    reason,
     run_label,
     t,
 )
@@ -82,7 +83,7 @@ def custom_config_ui() -> ModelConfig | None:
         return ModelConfig(filters=filters, kernel_size=kernel_size, pooling=pooling,
                            dense_units=dense_units, dropout_rate=dropout_rate)
     except ValueError as error:
-        st.error(t("architecture.cannot_build", reason=str(error)), icon=":material/block:")
+        st.error(t("architecture.cannot_build", reason=reason(error)), icon=":material/block:")
         return None
 
 

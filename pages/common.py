@@ -162,6 +162,12 @@ def say(text: str) -> str:
     return text.text(language()) if isinstance(text, Message) else text
 
 
+def reason(error: Exception) -> str:
+    """Why `error` happened, in the chosen language when lepton said it as a Message."""
+    return say(error.args[0]) if error.args and isinstance(error.args[0], Message) \
+        else str(error)
+
+
 def t(key: str, **values) -> str:
     """The message `key` ("<section>.<name>" in lepton/locales) in the chosen language."""
     return translate(key, language(), **values)

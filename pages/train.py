@@ -5,7 +5,7 @@ import streamlit as st
 
 from lepton import charts, fastpath, scaling
 from lepton.background import text_of
-from lepton.costs import run_costs, time_to_accuracy
+from lepton.costs import money, run_costs, time_to_accuracy
 from lepton.data import describe_datasets
 from lepton.i18n import recorded
 from lepton.jobs import TrainingBusy
@@ -40,6 +40,7 @@ from pages.common import (
     get_snapshot,
     get_store,
     language,
+    reason,
     say,
     selected_dataset,
     status_label,
@@ -185,7 +186,7 @@ def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
             augmentation=state["augmentation"], schedule=state["schedule"],
         )
     except ValueError as error:
-        st.error(t("train.cannot_train", reason=str(error)))
+        st.error(t("train.cannot_train", reason=reason(error)))
         return None
     return model_config, train_config
 
@@ -212,7 +213,7 @@ def estimates_ui(model_config: ModelConfig, train_config: TrainConfig) -> None:
     available = {item["name"]: item["train_samples"] for item in describe_datasets()}
     train_samples = available.get(selected_dataset()) or available["mnist-5k"]
     samples = min(train_config.subset or train_samples, train_samples)
-    samples = int(samples * (1 - train_config.validation_split)) * train_config.epochs
+    samples = training_samples(samples, train_config.validation_split) * train_config.epochs
     if speed is None:
         columns[3].metric(t("train.estimated_time"), "–",
                           help=t("train.estimated_time_unknown"))
@@ -223,7 +224,7 @@ def estimates_ui(model_config: ModelConfig, train_config: TrainConfig) -> None:
         t("train.estimated_time"), f"{seconds:,.0f} s",
         help=t("train.estimated_time_help", samples=f"{samples:,}", speed=f"{speed[0]:,.0f}",
                runs=speed[1],
-               cost=f"{settings.currency}{seconds / 3600 * settings.price_per_hour:.4f}",
+               cost=f"{settings.currency}{money(seconds, settings.price_per_hour):.4f}",
                price=f"{settings.currency}{settings.price_per_hour:g}"),
     )
 

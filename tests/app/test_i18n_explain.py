@@ -124,3 +124,17 @@ def test_figures_follow_the_language():
     titles = [annotation.text for annotation in chart.layout.annotations]
     assert "相对单节点的加速比" in titles and "训练成本" in titles
     assert chart.layout.xaxis.title.text == "节点数 N"
+
+
+def test_a_refused_architecture_is_explained_in_chinese(lepton_home):
+    at = open_page("pages/architecture.py", "en")
+    at.radio(key="arch_source").set_value("Custom")  # AppTest matches the option's label
+    rerun(at, "en")
+    at.slider(key="arch_blocks").set_value(3)
+    at.slider(key="arch_kernel").set_value(7)
+    rerun(at, "en")
+    assert "shrink" in at.error[0].value
+    rerun(at, "zh")
+
+    (error,) = at.error
+    assert "缩小到没有" in error.value and "shrink" not in error.value, error.value

@@ -13,8 +13,8 @@ from tests.digit_images import mnist_digit, realistic_upload
 from tests.servers import running_server
 
 EXCEPTION = '[data-testid="stException"]'
-SESSIONS = 4
-UPLOADS = 3
+SESSIONS = 3
+UPLOADS = 2
 
 
 @pytest.fixture(scope="module")
