@@ -43,7 +43,8 @@ _ROTATING_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and h
 
 
 class ImageError(ValueError):
-    """The picture cannot be turned into a model input; the message says how to fix it."""
+    """The picture cannot be turned into a model input; the message (a `Message` for what a
+    user can cause) says how to fix it."""
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays do not compare or hash as values
@@ -155,20 +156,16 @@ def _as_image(source: bytes | Image.Image | np.ndarray) -> tuple[Image.Image, tu
 def _open(data: bytes) -> Image.Image:
     """Reads a file's header and checks the picture's size; no pixel is decoded yet."""
     if len(data) == 0:
-        raise ImageError(f"The file is empty (0 bytes). Upload a {SUPPORTED_FORMATS} picture.")
+        raise ImageError(message("imaging.empty", formats=SUPPORTED_FORMATS))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageError(
-            f"The picture is far too large to open safely: {error} Resize it to at most "
-            f"{MAX_PIXELS:,} pixels (e.g. 2000 px on the long side) and upload it again."
-        ) from error
+        raise ImageError(message("imaging.bomb", detail=str(error),
+                                 limit=f"{MAX_PIXELS:,}")) from error
     except UnidentifiedImageError as error:
-        raise ImageError(
-            f"This file is not a picture Pillow can read. Upload a {SUPPORTED_FORMATS} file."
-        ) from error
+        raise ImageError(message("imaging.unreadable", formats=SUPPORTED_FORMATS)) from error
     except _DECODE_ERRORS as error:
         raise _damaged_error(error) from error
     _check_size(*image.size)
@@ -178,23 +175,14 @@ def _open(data: bytes) -> Image.Image:
 def _check_size(width: int, height: int) -> None:
     """Rejects empty or absurdly large pictures before any pixel is decoded."""
     if width < 1 or height < 1:
-        raise ImageError(
-            f"The picture is {width}×{height} pixels, so it has nothing to show. "
-            "Upload a picture at least 1×1 pixels (28×28 or more is best)."
-        )
+        raise ImageError(message("imaging.nothing_to_show", width=width, height=height))
     if width * height > MAX_PIXELS:
-        raise ImageError(
-            f"The picture is {width}×{height} = {width * height:,} pixels, more than the "
-            f"{MAX_PIXELS:,} allowed. Resize it (e.g. to 2000 px on the long side) and "
-            "upload it again."
-        )
+        raise ImageError(message("imaging.too_many_pixels", width=width, height=height,
+                                 pixels=f"{width * height:,}", limit=f"{MAX_PIXELS:,}"))
 
 
 def _damaged_error(error: Exception) -> ImageError:
-    return ImageError(
-        f"The picture could not be decoded ({error}). The file may be truncated or damaged: "
-        f"re-save or re-export it as {SUPPORTED_FORMATS} and upload it again."
-    )
+    return ImageError(message("imaging.damaged", detail=str(error), formats=SUPPORTED_FORMATS))
 
 
 def _decode(image: Image.Image, draft: bool = False) -> tuple[Image.Image, tuple[int, int]]:
@@ -454,11 +442,7 @@ def _remove_background(gray: _Gray) -> _InkScale:
     signal = np.clip(levels - gray.level, 0.0, None)
     peak = float(signal.max())
     if peak < max(MIN_INK_CONTRAST, 6.0 * gray.noise):
-        raise ImageError(
-            "No ink found: the picture is (almost) a single colour. Upload a picture of a "
-            "digit that clearly contrasts with its background (dark pen on light paper, or a "
-            "light digit on a dark background), or draw one on the canvas."
-        )
+        raise ImageError(message("imaging.no_ink"))
     strong = signal >= peak / 2
     ink_level = _median(signal[strong], None if counts is None else counts[strong])
     cutoff = float(np.clip(4.0 * gray.noise, 0.08 * ink_level, 0.5 * ink_level))

@@ -148,8 +148,8 @@ def predict(reference: ModelReference, name: str, picture: bytes | np.ndarray) -
     started = time.perf_counter()
     try:
         image = prepare(picture)
-    except ImageError as error:
-        return Prediction(file=name, error=str(error))
+    except ImageError as error:  # a Message, when lepton can say it in the user's language
+        return Prediction(file=name, error=error.args[0] if error.args else str(error))
     probabilities = model(image.input[np.newaxis])[0]
     latency_ms = (time.perf_counter() - started) * 1000
     classes = len(reference.class_names)

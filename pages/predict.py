@@ -18,6 +18,7 @@ from pages.common import (
     language,
     preparation_text,
     run_label,
+    say,
     t,
 )
 
@@ -125,7 +126,7 @@ def results_table_ui(results: list[dict]) -> None:
         {"file": result.file,
          "prediction": result.top[0]["class"] if not result.error else None,
          "confidence": result.top[0]["probability"] if not result.error else None,
-         "latency_ms": result.latency_ms, "error": result.error}
+         "latency_ms": result.latency_ms, "error": say(result.error) if result.error else None}
         for result in results
     ])
     # Column names stay stable (they head the CSV); the labels shown follow the language.
@@ -226,7 +227,7 @@ if not pictures:
 
 results = predict_all(pictures, reference, pool)
 for failed in (result for result in results if result.error):
-    st.error(t("predict.file_error", file=failed.file, error=failed.error))
+    st.error(t("predict.file_error", file=failed.file, error=say(failed.error)))
 answered = [result for result in results if not result.error]
 if len(results) > 1:
     results_table_ui(results)

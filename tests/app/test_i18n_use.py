@@ -59,6 +59,7 @@ def test_predict_page_in_chinese_translates_steps_and_labels(finished_run):
     assert chinese(at.title[0].value)
     assert [metric.label for metric in at.metric] == [catalogue("zh")["predict.prediction"]]
     assert at.error[0].value.startswith("broken.png：")
+    assert "不是 Pillow 能读取的图片" in at.error[0].value  # lepton's reason, translated
     steps = [caption for image in at.get("image") for caption in image.captions][:5]
     assert steps and all(chinese(caption) for caption in steps), steps
     assert any(caption.value.startswith("此模型的预处理") for caption in at.caption)
