@@ -22,12 +22,13 @@ from lepton.prediction import ModelReference
 from pages.common import (
     finished_runs,
     get_dataset,
-    get_predictor,
+    get_model,
     get_work_pool,
     language,
     reason,
     run_label,
     t,
+    wait_for,
 )
 
 # Stable values (kept in session state); their names come from the catalogue.
@@ -98,7 +99,7 @@ def choose_network_ui(runs: list[dict]) -> tuple[object, dict | None] | None:
         else:
             run = run_ui(runs, t("architecture.run"), "arch_run")
             try:
-                return get_predictor(run["model_path"]).model, run
+                return get_model(run["model_path"]), run
             except ValueError as error:
                 st.error(t("architecture.cannot_load_run", id=run["id"], reason=str(error)),
                          icon=":material/error:")
@@ -194,9 +195,7 @@ def feature_maps_ui(runs: list[dict], chosen_run: dict | None) -> None:
     # Worked out in a worker process, once per run and image for every session.
     ticket = get_work_pool().submit(("inspection", reference, dataset.name, index),
                                     prediction.inspection, reference, image)
-    if not ticket.done():
-        with st.spinner(t("architecture.explaining")):
-            ticket.wait(None)
+    wait_for([ticket], t("architecture.explaining"))
     inspected = ticket.result()
     probabilities = inspected["probabilities"]
     predicted = int(probabilities.argmax())

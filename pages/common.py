@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from pathlib import Path
 
 import streamlit as st
 
@@ -121,17 +122,38 @@ def get_jobs():
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _predictor_at(model_path: str):
-    from lepton.prediction import predictor_for
+def _model_at(model_path: str, version: int):
+    from lepton.inference import load_model
 
-    return predictor_for(model_path, convert_missing=True)
+    return load_model(model_path)
 
 
-def get_predictor(model_path: str):
-    """The fastest predictor of a run: its model.tflite on LiteRT (made now for older runs),
-    else Keras. Shared by every session; `.model` loads the Keras model for explanations."""
+def get_model(model_path: str):
+    """A run's Keras model (safe mode), for drawing its structure; loaded once per file version.
+    Nothing runs it here: predictions and explanations go to `get_work_pool()`."""
+    version = Path(model_path).stat().st_mtime_ns if Path(model_path).exists() else 0
     with st.spinner(t("common.loading_model")):  # shown only if it takes over half a second
-        return _predictor_at(model_path)
+        return _model_at(model_path, version)
+
+
+def wait_for(tickets, message: str) -> None:
+    """Waits for work-pool answers, saying `message` while they are worked on and how many
+    requests of other sessions are ahead while they queue."""
+    pool = get_work_pool()
+    waiting = [ticket for ticket in tickets if not ticket.done()]
+    if not waiting:
+        return
+    status = st.empty()
+    while waiting:
+        ahead = pool.ahead_of(waiting[0])
+        if ahead >= pool.workers:
+            status.info(t("common.queued", ahead=ahead, workers=pool.workers),
+                        icon=":material/hourglass_top:")
+        else:
+            status.info(message, icon=":material/hourglass_top:")
+        waiting[0].wait(0.25)
+        waiting = [ticket for ticket in waiting if not ticket.done()]
+    status.empty()
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)

@@ -16,6 +16,7 @@ from pages.common import (
     run_label,
     say,
     t,
+    wait_for,
 )
 
 GALLERY_SIZE = 24
@@ -29,9 +30,7 @@ def test_probabilities(run: dict, dataset_name: str) -> np.ndarray:
     ticket = get_work_pool().submit(("test probabilities", reference, dataset_name, home),
                                     prediction.dataset_probabilities, reference, dataset_name,
                                     home)
-    if not ticket.done():
-        with st.spinner(t("evaluate.predicting")):
-            ticket.wait(None)
+    wait_for([ticket], t("evaluate.predicting"))
     return ticket.result()
 
 

@@ -20,6 +20,7 @@ from pages.common import (
     run_label,
     say,
     t,
+    wait_for,
 )
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
@@ -84,31 +85,12 @@ def inputs_ui() -> list[tuple[str, object]]:
     return pictures
 
 
-def wait_ui(pool, tickets) -> None:
-    """Waits for the worker processes' answers, saying where this session's requests queue."""
-    waiting = [ticket for ticket in tickets if not ticket.done()]
-    if not waiting:
-        return
-    status = st.empty()
-    while waiting:
-        ahead = pool.ahead_of(waiting[0])
-        if ahead >= pool.workers:
-            status.info(t("predict.queued", ahead=ahead, workers=pool.workers),
-                        icon=":material/hourglass_top:")
-        else:
-            status.info(t("predict.working", done=len(tickets) - len(waiting),
-                          total=len(tickets)), icon=":material/hourglass_top:")
-        waiting[0].wait(0.25)
-        waiting = [ticket for ticket in waiting if not ticket.done()]
-    status.empty()
-
-
-def answer(ticket, name: str = ""):
-    """A ticket's result; a worker's unexpected failure as a Prediction with its reason."""
+def worked_out(ticket) -> tuple[object, str | None]:
+    """A ticket's answer and None, or None and why the worker process could not give it."""
     try:
-        return ticket.result()
-    except Exception as error:  # the page must still show the other pictures
-        return Prediction(file=name, error=t("predict.worker_failed", reason=str(error)))
+        return ticket.result(), None
+    except Exception as error:  # the page must still show everything else
+        return None, t("predict.worker_failed", reason=str(error))
 
 
 def predict_all(pictures, reference: ModelReference, pool) -> list[Prediction]:
@@ -117,8 +99,13 @@ def predict_all(pictures, reference: ModelReference, pool) -> list[Prediction]:
     tickets = [pool.submit(("predict", reference, name, picture_key(picture)),
                            prediction.predict, reference, name, picture)
                for name, picture in pictures]
-    wait_ui(pool, tickets)
-    return [answer(ticket, name) for ticket, (name, _) in zip(tickets, pictures)]
+    for done in range(len(tickets)):
+        wait_for(tickets[done:done + 1], t("predict.working", done=done, total=len(tickets)))
+    results = []
+    for ticket, (name, _) in zip(tickets, pictures):
+        result, failure = worked_out(ticket)
+        results.append(result or Prediction(file=name, error=failure))
+    return results
 
 
 def results_table_ui(results: list[dict]) -> None:
@@ -176,10 +163,10 @@ def detail_ui(result: Prediction, reference: ModelReference, pool, top: int) -> 
         ticket = pool.submit(("explain", reference, input_key, best["index"], method),
                              prediction.explanation, reference, image.input, best["index"],
                              METHODS[method])
-        wait_ui(pool, [ticket])
-        heatmap = answer(ticket)
-        if isinstance(heatmap, Prediction):
-            st.error(heatmap.error)
+        wait_for([ticket], t("predict.explaining"))
+        heatmap, failure = worked_out(ticket)
+        if failure:
+            st.error(failure)
         else:
             st.image(heatmap, width="stretch",
                      caption=t("predict.heatmap_caption", method=methods[method],
@@ -195,10 +182,10 @@ def detail_ui(result: Prediction, reference: ModelReference, pool, top: int) -> 
 def feature_maps_ui(reference: ModelReference, pool, model_input, input_key: str) -> None:
     ticket = pool.submit(("feature_maps", reference, input_key), prediction.feature_maps,
                          reference, model_input)
-    wait_ui(pool, [ticket])
-    layers = answer(ticket)
-    if isinstance(layers, Prediction):
-        st.error(layers.error)
+    wait_for([ticket], t("predict.explaining"))
+    layers, failure = worked_out(ticket)
+    if failure:
+        st.error(failure)
         return
     for layer in layers:
         st.image(explain.grid(layer["maps"], scale=3), clamp=True,
