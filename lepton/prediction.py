@@ -89,6 +89,7 @@ class Prediction:
             )
         return entry
 
+
 def predictor_for(model_path: str | Path, convert_missing: bool = False,
                   num_threads: int | None = None):
     """The fastest predictor for a stored `.keras` model.

@@ -1,0 +1,45 @@
+"""lepton.prediction: a run's model reference, the answer for one picture, content keys."""
+
+import numpy as np
+import pytest
+
+from lepton.prediction import ModelReference, picture_key, predict
+
+
+def test_a_run_from_before_the_recorded_fields_gets_the_digit_defaults(finished_run):
+    reference = ModelReference.of_run(
+        {**finished_run, "metrics": {}, "model_config": {}})  # as runs of early versions
+    assert (reference.kind, reference.input_shape) == ("digit", (28, 28, 1))
+    assert reference.class_names == tuple(str(digit) for digit in range(10))
+
+
+def test_a_run_without_its_model_file_is_refused_with_the_fix(finished_run, tmp_path):
+    with pytest.raises(ValueError, match="missing.*train it again"):
+        ModelReference.of_run({**finished_run, "model_path": str(tmp_path / "gone.keras")})
+    with pytest.raises(ValueError, match="pick a finished run"):
+        ModelReference.of_run({**finished_run, "model_path": ""})
+
+
+def test_an_unreadable_picture_is_an_answer_with_its_reason(finished_run):
+    answer = predict(ModelReference.of_run(finished_run), "broken.png", b"not an image")
+    assert answer.image is None and "not a picture" in answer.error
+    assert answer.to_json() == {"file": "broken.png", "label": None, "confidence": None,
+                                "probabilities": None, "top": None, "error": answer.error}
+
+
+def test_a_good_picture_is_answered_with_every_class_and_its_latency(finished_run):
+    digit = np.zeros((28, 28, 4), np.uint8)
+    digit[4:24, 12:16] = 255  # a white "1" on a black, opaque field
+    answer = predict(ModelReference.of_run(finished_run), "one", digit)
+    entry = answer.to_json(top=3)
+    assert answer.error is None and len(answer.top) == 10 and len(entry["top"]) == 3
+    assert sum(entry["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert entry["label"] == answer.top[0]["class"] and entry["latency_ms"] > 0
+
+
+def test_equal_pictures_have_equal_keys_and_different_ones_do_not():
+    pixels = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert picture_key(pixels) == picture_key(pixels.copy())
+    assert picture_key(pixels) != picture_key(pixels.reshape(4, 3))  # same bytes, other shape
+    assert picture_key(b"abc") == picture_key(b"abc") != picture_key(b"abd")
+
