@@ -65,7 +65,7 @@ def test_fingerprint_is_stable_and_its_key_ignores_key_order():
 
 
 def test_fingerprint_keeps_only_the_flags_that_choose_kernels(monkeypatch):
-    monkeypatch.setattr(fastpath, "cpu_flags",
+    monkeypatch.setattr("lepton.fastpath.fingerprint.cpu_flags",
                         lambda: {"fpu", "avx2", "fma", "avx512_bf16", "amx_tile", "hypervisor"})
     assert host_fingerprint()["flags"] == ["amx_tile", "avx2", "avx512_bf16", "fma"]
 
@@ -122,7 +122,7 @@ def test_confirm_measures_the_finalists_again_and_only_they_compete(monkeypatch)
                  "samples_per_second": speeds[by_candidate[candidate]["samples_per_second"]]}
                 for candidate in candidates]
 
-    monkeypatch.setattr(fastpath, "measure", second_round)
+    monkeypatch.setattr("lepton.fastpath.calibration.measure", second_round)
     confirmed = fastpath.confirm(rows, count=3)
     assert measured == [Candidate.from_dict(rows[index]) for index in (2, 3, 0)]
     assert confirmed[2]["round_samples_per_second"] == [3000.0, 1000.0]

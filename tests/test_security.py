@@ -18,7 +18,7 @@ from lepton.inference import load_model
 
 PROJECT = Path(__file__).resolve().parent.parent
 CONFIG = tomllib.loads((PROJECT / ".streamlit" / "config.toml").read_text())
-SOURCES = sorted([PROJECT / "app.py", *(PROJECT / "lepton").glob("*.py"),
+SOURCES = sorted([PROJECT / "app.py", *(PROJECT / "lepton").rglob("*.py"),
                   *(PROJECT / "pages").glob("*.py")])
 STREAMLIT_DEFAULT_UPLOAD_MB = 200
 
@@ -87,7 +87,7 @@ def _code_lines():
 
 
 def test_the_sources_are_all_scanned():
-    assert {path.name for path in SOURCES} >= {"app.py", "inference.py", "imaging.py",
+    assert {path.name for path in SOURCES} >= {"app.py", "inference.py", "decoding.py",
                                                 "predict.py", "train.py", "data.py"}
 
 
