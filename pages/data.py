@@ -22,6 +22,7 @@ from pages.common import (
     get_store,
     language,
     preparation_text,
+    reason,
     say,
     t,
 )
@@ -89,7 +90,7 @@ def import_ui() -> None:
                             min(fraction, 1.0), text=text.text(language())))
     except DatasetImportError as error:
         bar.empty()
-        st.error(t("data.not_imported", reason=str(error)), icon=":material/block:")
+        st.error(t("data.not_imported", reason=reason(error)), icon=":material/block:")
         return
     except OSError as error:  # e.g. a full disk: the importer has removed its temporary files
         bar.empty()

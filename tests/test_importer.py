@@ -3,6 +3,8 @@
 import hashlib
 import io
 import json
+import os
+import re
 import stat
 import zipfile
 
@@ -17,7 +19,8 @@ from lepton.data import (
     describe_datasets,
     load_dataset,
 )
-from lepton.importer import DatasetImportError, import_npz, import_zip
+from lepton.i18n import Message
+from lepton.importer import DatasetImportError, import_npz, import_zip, limits
 from tests.conftest import SMALL_MODEL
 from tests.shape_images import SHAPE_CLASSES, png_bytes, shape_image, shapes_zip
 
@@ -153,7 +156,7 @@ def test_zip_slip_is_refused_and_nothing_is_written(lepton_home, tmp_path, hosti
 
 def test_zip_bomb_by_declared_size_is_refused(lepton_home, monkeypatch):
     """A highly compressible member (zeros) declaring more than the total allowed."""
-    monkeypatch.setattr(importer, "MAX_TOTAL_BYTES", 2**20)
+    monkeypatch.setattr(limits, "MAX_TOTAL_BYTES", 2**20)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in shape_entries().items():
@@ -266,7 +269,7 @@ def test_an_existing_name_needs_overwrite(lepton_home, shapes):
 
 @pytest.mark.parametrize("failing", ["savez", "manifest"])
 def test_a_failed_import_leaves_nothing_behind(lepton_home, shapes, monkeypatch, failing):
-    real_replace = importer.os.replace
+    real_replace = os.replace
 
     def fail(*arguments, **keywords):
         raise OSError("disk full")
@@ -277,9 +280,9 @@ def test_a_failed_import_leaves_nothing_behind(lepton_home, shapes, monkeypatch,
         real_replace(source, target)
 
     if failing == "savez":
-        monkeypatch.setattr(importer.np, "savez_compressed", fail)
+        monkeypatch.setattr(np, "savez_compressed", fail)
     else:
-        monkeypatch.setattr(importer.os, "replace", fail_on_manifest)
+        monkeypatch.setattr(os, "replace", fail_on_manifest)
     with pytest.raises(OSError, match="disk full"):
         import_zip(shapes, "partial", home=lepton_home)
     assert stored_files(lepton_home) == []
@@ -353,6 +356,49 @@ def test_npz_missing_arrays_and_bad_labels_are_refused(lepton_home):
     with pytest.raises(DatasetImportError, match="40 images but y_train has 39"):
         import_npz(npz_bytes(x_train=images, y_train=labels[:39], x_test=images,
                              y_test=labels), "short", home=lepton_home)
+
+
+# --- Refusals in the user's language --------------------------------------------------------
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def refused(importing) -> DatasetImportError:
+    with pytest.raises(DatasetImportError) as refusal:
+        importing()
+    return refusal.value
+
+
+@pytest.mark.parametrize("case", ["empty zip", "zip-slip", "mismatched npz", "upload size"])
+def test_refusals_carry_a_message_in_english_and_chinese(lepton_home, case):
+    """The app shows `error.args[0].text(language)`; the CLI and the tests read `str(error)`."""
+    images, labels = digit_arrays()
+    importing = {
+        "empty zip": lambda: import_zip(zip_of({}), "empty", home=lepton_home),
+        "zip-slip": lambda: import_zip(zip_of({**shape_entries(), "../evil.png": b"x"}),
+                                       "slip", home=lepton_home),
+        "mismatched npz": lambda: import_npz(
+            npz_bytes(x_train=images, y_train=labels[:39], x_test=images, y_test=labels),
+            "short", home=lepton_home),
+        "upload size": lambda: importer.check_upload_size(21 * 2**20),
+    }[case]
+    error = refused(importing)
+    (reason,) = error.args
+    assert isinstance(reason, Message) and reason.key.startswith("importer.")
+    assert reason.text("en") == str(error)
+    assert HAN.search(reason.text("zh")), reason.text("zh")
+    if case == "zip-slip":  # names, paths and numbers stay as they are
+        assert "'../evil.png'" in reason.text("zh")
+
+
+def test_a_quoted_reason_is_translated_too(lepton_home, monkeypatch):
+    """An unreadable array quotes the member's reason: both render in the same language."""
+    images, labels = digit_arrays()
+    data = npz_bytes(x_train=images, y_train=labels, x_test=images, y_test=labels)
+    monkeypatch.setattr(limits, "MAX_MEMBER_BYTES", 100)
+    error = refused(lambda: import_npz(data, "large", home=lepton_home))
+    assert str(error) == "x_train cannot be read: 0 MB is above the 0 MB allowed per picture."
+    assert error.args[0].text("zh") == "无法读取 x_train：0 MB 超过每张图片允许的 0 MB。"
 
 
 # --- Listing, deleting, the command line ----------------------------------------------------
