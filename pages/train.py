@@ -11,8 +11,6 @@ from lepton.i18n import recorded
 from lepton.jobs import TrainingBusy
 from lepton.model import (
     ACTIVATIONS,
-    DENSE_CHOICES,
-    FILTER_CHOICES,
     MAX_CONV_BLOCKS,
     MAX_DROPOUT,
     MAX_KERNEL_SIZE,
@@ -22,9 +20,10 @@ from lepton.model import (
     layer_table,
     model_size_bytes,
 )
-from lepton.querystate import Choice, Number, parse_query, to_query
+from lepton.querystate import parse_query, to_query
 from lepton.recipes import ARTICLE, default_config, execution_settings
 from lepton.registry import is_active
+from lepton.train_fields import configs_from_values, train_fields
 from lepton.training import (
     AUGMENTATIONS,
     OPTIMIZERS,
@@ -56,33 +55,7 @@ RECIPES = {  # the two recipes as control values: Lepton's default on this host,
            "augmentation": config.augmentation, "schedule": config.schedule}
     for name, config in (("default", DEFAULT), ("article", ARTICLE))
 }
-LEARNING_RATES = tuple(sorted({1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 4e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0,
-                               DEFAULT.learning_rate}))
-BATCH_SIZES = tuple(sorted({16, 32, 64, 128, 256, 512, DEFAULT.batch_size}))
-STEPS_PER_EXECUTION = tuple(sorted({1, 2, 4, 8, 16, 32, 64, DEFAULT.steps_per_execution}))
-FIELDS = {  # widget key → allowed values and default; also the link's query parameters
-    "subset": Number(0, 60000, 0, integer=True),
-    "validation": Number(0.0, 0.5, 0.1),
-    "seed": Number(0, 2**31 - 1, 0, integer=True),
-    "blocks": Number(1, MAX_CONV_BLOCKS, 2, integer=True),
-    "filters1": Choice(FILTER_CHOICES, 32),
-    "filters2": Choice(FILTER_CHOICES, 64),
-    "filters3": Choice(FILTER_CHOICES, 64),
-    "kernel": Number(1, MAX_KERNEL_SIZE, 3, integer=True),
-    "pooling": Choice(POOLINGS, "max"),
-    "dense": Choice(DENSE_CHOICES, 128),
-    "dropout": Number(0.0, MAX_DROPOUT, 0.0),
-    "activation": Choice(ACTIVATIONS, "relu"),
-    "optimizer": Choice(OPTIMIZERS, "adam"),
-    "lr": Choice(LEARNING_RATES, DEFAULT.learning_rate),
-    "batch": Choice(BATCH_SIZES, DEFAULT.batch_size),
-    "epochs": Number(1, 60, DEFAULT.epochs, integer=True),
-    "precision": Choice(PRECISIONS, DEFAULT.precision),
-    "steps_per_execution": Choice(STEPS_PER_EXECUTION, DEFAULT.steps_per_execution),
-    "threads": Number(0, 64, DEFAULT.threads, integer=True),
-    "augmentation": Choice(tuple(AUGMENTATIONS), DEFAULT.augmentation),
-    "schedule": Choice(SCHEDULES, DEFAULT.schedule),
-}
+FIELDS = train_fields(DEFAULT)  # widget key → allowed values and default; also the link
 
 
 def apply_recipe(name: str) -> None:
@@ -136,8 +109,8 @@ def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
         blocks = st.slider(t("train.blocks"), 1, MAX_CONV_BLOCKS, key="blocks",
                            help=t("train.blocks_help"))
         for index in range(1, blocks + 1):
-            st.select_slider(t("train.filters", index=index), FILTER_CHOICES,
-                             key=f"filters{index}")
+            st.select_slider(t("train.filters", index=index),
+                             FIELDS[f"filters{index}"].options, key=f"filters{index}")
         st.slider(t("train.kernel"), 1, MAX_KERNEL_SIZE, key="kernel")
         poolings = {pooling: t(f"train.pooling_{pooling}") for pooling in POOLINGS}
         st.selectbox(t("train.pooling"), POOLINGS, key="pooling", format_func=poolings.get)
@@ -152,13 +125,13 @@ def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
         schedules = {name: t(f"train.schedule_{name}") for name in SCHEDULES}
         st.selectbox(t("train.schedule"), SCHEDULES, key="schedule", format_func=schedules.get)
         st.select_slider(t("train.batch"), FIELDS["batch"].options, key="batch")
-        st.slider(t("train.epochs"), 1, 60, key="epochs")
+        st.slider(t("train.epochs"), 1, FIELDS["epochs"].high, key="epochs")
         augmentations = {name: t(f"train.augmentation_{name}") for name in AUGMENTATIONS}
         st.selectbox(t("train.augmentation"), tuple(AUGMENTATIONS), key="augmentation",
                      format_func=augmentations.get, help=t("train.augmentation_help"))
         st.selectbox(t("train.precision"), PRECISIONS, key="precision",
                      help=t("train.precision_help"))
-        st.select_slider(t("train.steps_per_execution"), STEPS_PER_EXECUTION,
+        st.select_slider(t("train.steps_per_execution"), FIELDS["steps_per_execution"].options,
                          key="steps_per_execution", help=t("train.steps_per_execution_help"))
         st.number_input(t("train.threads"), 0, 64, key="threads", help=t("train.threads_help"))
         default, article = st.columns(2)
@@ -172,19 +145,10 @@ def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
     shape = next((item for item in describe_datasets() if item["name"] == selected_dataset()),
                  {"input_shape": (28, 28, 1), "num_classes": 10})  # the dataset's input and classes
     try:
-        model_config = ModelConfig(
-            filters=tuple(state[f"filters{index}"] for index in range(1, blocks + 1)),
-            kernel_size=state["kernel"], pooling=state["pooling"], dense_units=state["dense"],
-            dropout_rate=state["dropout"], activation=state["activation"],
-            input_shape=shape["input_shape"], num_classes=shape["num_classes"],
-        )
-        train_config = TrainConfig(
-            optimizer=state["optimizer"], learning_rate=state["lr"], batch_size=state["batch"],
-            epochs=state["epochs"], validation_split=state["validation"], seed=int(state["seed"]),
-            subset=int(state["subset"]) or None, precision=state["precision"],
-            steps_per_execution=state["steps_per_execution"], threads=int(state["threads"]),
-            augmentation=state["augmentation"], schedule=state["schedule"],
-        )
+        # A filter count whose block is hidden keeps its remembered value.
+        values = {key: state.get(key, state["train_settings"][key]) for key in FIELDS}
+        model_config, train_config = configs_from_values(values, shape["input_shape"],
+                                                         shape["num_classes"])
     except ValueError as error:
         st.error(t("train.cannot_train", reason=reason(error)))
         return None
