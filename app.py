@@ -31,6 +31,7 @@ pages = {
     t("nav.section_speed"): [
         st.Page("pages/optimize.py", title=t("nav.optimize"), icon=":material/compress:"),
         st.Page("pages/scaling.py", title=t("nav.scaling"), icon=":material/hub:"),
+        st.Page("pages/balance.py", title=t("nav.balance"), icon=":material/balance:"),
     ],
 }
 navigation = st.navigation(pages)
