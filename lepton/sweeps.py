@@ -305,7 +305,7 @@ class _Driver:
                     entry["reason"] = message("balance.reason_retried", worker=event["worker"],
                                               dead=entry["worker"])
                 entry.update(status="running", worker=event["worker"], cpu=event["cpu"],
-                             epoch=0)
+                             worker_pid=event["pid"], epoch=0)
                 self.store.update_run(entry["run_id"], status="running",
                                       progress={"stage": "training", "worker": event["worker"]})
             elif event["kind"] == "epoch":
