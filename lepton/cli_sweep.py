@@ -36,6 +36,9 @@ def add_sweep_command(command) -> None:
     sweep.add_argument("--timeout", type=float,
                        help="seconds after which no new trial starts (running ones finish)")
     sweep.add_argument("--seed", type=int, help="seed of the sampler")
+    sweep.add_argument("--sampler", default="tpe", choices=("tpe", "grid"),
+                       help="tpe (default) models the trials so far; grid tries every setup "
+                            "of the space's choices")
     sweep.add_argument("--resume", type=int, metavar="SWEEP_ID",
                        help="go on with a stored sweep until its budget is spent")
 
@@ -52,7 +55,7 @@ def _spec_from(args, home):
               "max_cost": args.max_cost}
     return make_spec(args.dataset, args.trials, args.space, home,
                      objectives=tuple(args.objectives.split(",")), limits=limits,
-                     timeout_seconds=args.timeout, seed=args.seed,
+                     timeout_seconds=args.timeout, seed=args.seed, sampler=args.sampler,
                      scheduler=args.scheduler.strip())
 
 

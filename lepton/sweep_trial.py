@@ -43,15 +43,19 @@ def run_trial(request: dict) -> dict:
     from lepton.registry import RunStore
     from lepton.training import set_threads
 
-    worker = get_worker()
-    where = {"worker": worker.address, "host": socket.gethostname(), "pid": os.getpid(),
-             "cpu": cpu_model()}
+    try:
+        worker = get_worker()
+    except ValueError:  # called in a plain process (the overhead benchmark's baseline)
+        worker = None
+    where = {"worker": worker.address if worker else "this process",
+             "host": socket.gethostname(), "pid": os.getpid(), "cpu": cpu_model()}
     topic = event_topic(request["sweep_id"])
 
     def tell(kind: str, **values) -> None:
-        worker.log_event(topic, {"kind": kind, "trial": request["trial"], **where, **values})
+        if worker is not None:
+            worker.log_event(topic, {"kind": kind, "trial": request["trial"], **where, **values})
 
-    stop = _StopWatch(Event(stop_event_name(request["sweep_id"])))
+    stop = _StopWatch(Event(stop_event_name(request["sweep_id"])) if worker else None)
     early = _EarlyStop(request.get("min_accuracy"), request["train_config"]["epochs"])
     home = Path(tempfile.mkdtemp(prefix="lepton-trial-"))
     try:
@@ -97,7 +101,8 @@ class _StopWatch:
 
     def __init__(self, event):
         self._event, self._set, self._done = event, threading.Event(), threading.Event()
-        threading.Thread(target=self._watch, daemon=True, name="sweep-stop").start()
+        if event is not None:
+            threading.Thread(target=self._watch, daemon=True, name="sweep-stop").start()
 
     def _watch(self) -> None:
         while not self._done.is_set():

@@ -53,6 +53,7 @@ from lepton.train_fields import configs_from_values, train_fields
 
 CONNECT_SECONDS = 5  # how long to try a scheduler before saying it cannot be reached
 POLL_SECONDS = 0.5
+SAMPLERS = ("tpe", "grid")
 
 
 class SweepError(RuntimeError):
@@ -71,6 +72,7 @@ class SweepSpec:
     timeout_seconds: float | None = None  # no new trials after this; running ones finish
     seed: int | None = None
     scheduler: str = ""  # "" starts a Dask LocalCluster on this host
+    sampler: str = "tpe"  # or "grid": every setup of a space of choices, in a seeded order
 
     def __post_init__(self):
         object.__setattr__(self, "objectives", parse_objectives(",".join(self.objectives)))
@@ -82,6 +84,11 @@ class SweepSpec:
         if self.scheduler and not self.scheduler.startswith(("tcp://", "tls://", "inproc://")):
             raise ValueError(f"Expected a Dask scheduler address such as tcp://HOST:8786, got "
                              f"{self.scheduler!r}.")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"Expected a sampler in {SAMPLERS}, got {self.sampler!r}.")
+        if self.sampler == "grid" and self.space and self.search_space.size() is None:
+            raise ValueError("A grid needs choices or integer ranges only; give the float "
+                             "ranges (e.g. dropout) as choices.")
         if not self.space:
             raise ValueError("Give the sweep a search space (lepton.sweeps.make_spec does).")
 
@@ -189,6 +196,11 @@ class _Driver:
     def _sampler(self):
         import optuna
 
+        if self.spec.sampler == "grid":
+            return optuna.samplers.GridSampler({
+                dimension.name: list(dimension.choices) if dimension.choices
+                else list(range(int(dimension.low), int(dimension.high) + 1))
+                for dimension in self.space.dimensions}, seed=self.spec.seed)
         with warnings.catch_warnings():  # multivariate TPE is marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.samplers.TPESampler(
@@ -259,7 +271,10 @@ class _Driver:
         dead driver left unfinished (they are asked again)."""
         counted = [trial for trial in self.study.get_trials(deepcopy=False)
                    if not trial.user_attrs.get("interrupted")]
-        return self.spec.trials - len(counted)
+        budget = self.spec.trials
+        if self.spec.sampler == "grid":  # a grid has no more setups than its size
+            budget = min(budget, self.space.size())
+        return budget - len(counted)
 
     def _submit(self, client):
         trial = self.study.ask()
@@ -423,7 +438,8 @@ class _Driver:
             "spec": self.spec.to_dict(), "driver": {**this_process(), **self.cluster_view},
             "updated": datetime.now(UTC).isoformat(timespec="seconds"),
             "elapsed_seconds": time.monotonic() - self.started,
-            "sampler": "Optuna TPE (multivariate, constant liar)", "study": study_name(
+            "sampler": "Optuna GridSampler" if self.spec.sampler == "grid"
+            else "Optuna TPE (multivariate, constant liar)", "study": study_name(
                 self.sweep_id), "storage": storage_url(self.home),
             "trials": trials, "pareto": [trial["run_id"] for trial in front],
             "recommended": None if pick is None else {
