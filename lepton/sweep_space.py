@@ -81,8 +81,9 @@ class SearchSpace:
                 values[dimension.name] = trial.suggest_int(dimension.name, int(dimension.low),
                                                            int(dimension.high))
             else:
-                values[dimension.name] = trial.suggest_float(dimension.name, dimension.low,
-                                                             dimension.high, step=FLOAT_STEP)
+                value = trial.suggest_float(dimension.name, dimension.low, dimension.high,
+                                            step=FLOAT_STEP)
+                values[dimension.name] = round(value, 6)  # 0.15, not 0.15000000000000002
         return values
 
     def size(self) -> int | None:
@@ -112,7 +113,7 @@ def parse_space(text: str, fields: dict) -> SearchSpace:
         ValueError: an unknown field, a value the field does not allow, or a bad range.
     """
     fixed = {name: field.default for name, field in fields.items()}
-    varied = {}
+    varied, named = {}, set()
     for token in text.split():
         name, separator, values = token.partition("=")
         if not separator or not values:
@@ -121,8 +122,9 @@ def parse_space(text: str, fields: dict) -> SearchSpace:
         if name not in fields:
             raise ValueError(f"Unknown search field {name!r}. Choose from: "
                              f"{', '.join(fields)}.")
-        if name in varied:
+        if name in named:
             raise ValueError(f"The search field {name!r} is given twice; give it once.")
+        named.add(name)
         field = fields[name]
         if ".." in values:
             varied[name] = _range(name, values, field)

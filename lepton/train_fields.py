@@ -72,6 +72,8 @@ def configs_from_values(values: dict, input_shape: tuple = (28, 28, 1),
         ValueError: the values build no valid model or training (the message says why).
     """
     blocks = int(values["blocks"])
+    if not 1 <= blocks <= MAX_CONV_BLOCKS:
+        raise ValueError(f"Expected 1..{MAX_CONV_BLOCKS} conv blocks, got {blocks}.")
     model_config = ModelConfig(
         filters=tuple(int(values[f"filters{index}"]) for index in range(1, blocks + 1)),
         kernel_size=int(values["kernel"]), pooling=values["pooling"],

@@ -160,3 +160,53 @@ def test_a_worker_killed_mid_trial_loses_nothing_on_a_real_cluster(tmp_path, das
     run = RunStore(tmp_path).get_run(victim["run_id"])
     assert run["status"] == "done" and Path(run["model_path"]).is_file()
     assert len({trial["worker"] for trial in document["trials"]}) >= 1
+
+
+def test_a_killed_driver_leaves_an_interrupted_sweep_that_resumes_to_its_budget(tmp_path):
+    """SIGKILL the `lepton sweep` process mid-trial: its local cluster ends with it, the sweep
+    reads interrupted, and `--resume` asks for the lost trial again and finishes the rest."""
+    import psutil
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lepton", "sweep", "--dataset", "mnist-5k", "--trials", "2",
+         "--space", TINY.replace("epochs=1", "epochs=5"), "--seed", "4", "--json"],
+        env={**os.environ, "LEPTON_HOME": str(tmp_path)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + TIMEOUT
+    while not any(trial["status"] == "running"
+                  for trial in (read_state(tmp_path, 1) or {"trials": []})["trials"]):
+        assert time.monotonic() < deadline and process.poll() is None, "no trial started"
+        time.sleep(0.2)
+    children = psutil.Process(process.pid).children(recursive=True)
+    process.kill()
+    process.wait()
+    psutil.wait_procs(children, timeout=30)
+    assert not [child for child in children if child.is_running()
+                and child.status() != psutil.STATUS_ZOMBIE], "a Dask worker outlived its driver"
+    state = read_state(tmp_path, 1)
+    assert state["status"] == "interrupted" and "resume" in state["reason"]
+
+    resumed = sweep(tmp_path, "--resume", "1", "--json")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    trials = json.loads(resumed.stdout)["trials"]
+    assert [trial["status"] for trial in trials] == ["interrupted", "done", "done"]
+    store = RunStore(tmp_path)
+    assert store.get_run(trials[0]["run_id"])["status"] == "interrupted"
+    assert all(store.get_run(trial["run_id"])["status"] == "done" for trial in trials[1:])
+
+
+def test_a_trial_far_under_the_accuracy_floor_stops_from_half_way():
+    from lepton.sweep_trial import _EarlyStop
+
+    early = _EarlyStop(floor=0.97, epochs=10)
+    early.see({"epoch": 4, "val_accuracy": 0.5})  # before half-way: still learning
+    assert not early.stopped
+    early.see({"epoch": 5, "val_accuracy": 0.93})  # within 5 points of the floor
+    assert not early.stopped
+    early.see({"epoch": 6, "val_accuracy": 0.90})
+    assert early.stopped
+    assert "90.0%" in early.reason and "97.0%" in early.reason
+    assert "90.0%" in early.reason.text("zh") and "提前停止" in early.reason.text("zh")
+    unlimited = _EarlyStop(floor=None, epochs=10)
+    unlimited.see({"epoch": 9, "val_accuracy": 0.1})
+    assert not unlimited.stopped
