@@ -131,10 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--top", type=_positive_int, default=3, help="classes to list")
     predict.add_argument("files", nargs="+", type=Path)
 
-    export = command("export", "export a run as TFLite fp32/fp16/int8 and measure each variant")
+    export = command("export", "export a run as TFLite fp32/fp16/int8 and ONNX and measure each "
+                               "variant")
     export.add_argument("--run", default="latest", help="run id, latest or best")
-    export.add_argument("--variants", type=_variants, default="fp32,fp16,int8-dynamic,int8-full",
-                        help="comma-separated: fp32, fp16, int8-dynamic, int8-full")
+    export.add_argument("--variants", type=_variants,
+                        default="fp32,fp16,int8-dynamic,int8-full,onnx",
+                        help="comma-separated: fp32, fp16, int8-dynamic, int8-full, onnx")
     export.add_argument("--repeats", type=_positive_int, default=1000,
                         help="single-image latency samples per variant")
     export.add_argument("--progress-file", type=Path,

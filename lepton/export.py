@@ -1,4 +1,4 @@
-"""Compression and export: a Keras model as TFLite fp32, fp16 and int8, each measured on this host.
+"""Compression and export: a Keras model as TFLite fp32, fp16, int8 and ONNX, each measured here.
 
 Conversion goes `model.export(folder)` (a SavedModel of the forward pass) →
 `tf.lite.TFLiteConverter.from_saved_model(folder)`, the route that works with Keras 3 models;
@@ -30,8 +30,10 @@ from lepton.inference import (
     file_sha256,
     load_model,
 )
+from lepton.onnx_format import OnnxPredictor, export_onnx
 
-VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-full")
+VARIANTS = ("fp32", "fp16", "int8-dynamic", "int8-full", "onnx")
+TFLITE_VARIANTS = VARIANTS[:4]
 VARIANT_NOTES = {
     "keras": "the trained model as saved (.keras), run by Keras through a traced tf.function",
     "fp32": "TFLite, float32 weights and maths: the same numbers as Keras",
@@ -40,6 +42,8 @@ VARIANT_NOTES = {
                     "on the fly",
     "int8-full": "TFLite full-integer quantisation: int8 weights and activations calibrated on "
                  "representative training images; float32 input and output",
+    "onnx": "ONNX (Keras 3's export through tf2onnx), float32, run on onnxruntime's CPU "
+            "provider",
 }
 FP32_TOLERANCE = 1e-4  # largest probability difference accepted between fp32 TFLite and Keras
 REPRESENTATIVE_SAMPLES = 200  # calibration images for int8-full (200 gave 99.7 % top-1 agreement)
@@ -69,8 +73,9 @@ def export_tflite(model, path: str | Path, variant: str = "fp32",
     Raises:
         ValueError: unknown variant, or `int8-full` without representative images.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"Unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}.")
+    if variant not in TFLITE_VARIANTS:
+        raise ValueError(f"Unknown TFLite variant {variant!r}; expected one of "
+                         f"{', '.join(TFLITE_VARIANTS)}.")
     if variant == "int8-full" and (representative is None or len(representative) == 0):
         raise ValueError("int8-full needs representative images to calibrate activation ranges; "
                          "pass e.g. 200 training images as `representative`.")
@@ -158,10 +163,13 @@ def measure_variant(path: str | Path, x_test: np.ndarray, y_test: np.ndarray,
     """Size, test accuracy, p50/p95 single-image latency and batch-256 throughput of a file.
 
     A `.keras` file runs through the Keras `Predictor`, a `.tflite` file through
-    `LiteRTPredictor`; pass `predictor` to reuse one already built for `path`.
+    `LiteRTPredictor`, an `.onnx` file through `OnnxPredictor`; pass `predictor` to reuse one
+    already built for `path`.
     """
     path = Path(path)
-    if predictor is None:
+    if predictor is None and path.suffix == ".onnx":
+        predictor = OnnxPredictor(path, num_threads=num_threads)
+    elif predictor is None:
         predictor = (Predictor(load_model(path)) if path.suffix == ".keras"
                      else LiteRTPredictor(path, num_threads=num_threads))
     return {"path": str(path), "bytes": path.stat().st_size,
@@ -285,10 +293,14 @@ def export_run(store, run: dict, dataset, variants: tuple[str, ...] | list[str] 
     folder = exports_folder(store, run["id"])
     for step, variant in enumerate(variants, start=1):
         progress(step / steps, message("optimize.progress_variant", variant=variant))
-        path = folder / f"model-{variant}.tflite"
+        path = folder / (f"model-{variant}.tflite" if variant in TFLITE_VARIANTS
+                         else "model.onnx")
         started = time.perf_counter()
         try:
-            export_tflite(model, path, variant, representative)
+            if variant == "onnx":
+                export_onnx(model, path)
+            else:
+                export_tflite(model, path, variant, representative)
             convert_seconds = time.perf_counter() - started
             measured = measure_variant(path, x_test, y_test, repeats, threads)
         except Exception as error:  # one failing converter must not hide the other variants

@@ -11,6 +11,7 @@ import pytest
 
 from lepton import export
 from lepton.export import (
+    TFLITE_VARIANTS,
     VARIANTS,
     export_run,
     export_tflite,
@@ -59,7 +60,7 @@ def exported(trained_model, tiny_data, tmp_path_factory):
     return {
         variant: export_tflite(trained_model, folder / f"{variant}.tflite", variant,
                                representative=tiny_data.x_train[:100])
-        for variant in VARIANTS
+        for variant in TFLITE_VARIANTS
     }
 
 
@@ -79,7 +80,7 @@ def fp32_predictor(exported):
 # --- export_tflite --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", TFLITE_VARIANTS)
 def test_every_variant_loads_and_predicts_probabilities(exported, tiny_data, variant):
     predictor = LiteRTPredictor(exported[variant])
     probabilities = predictor(tiny_data.x_test)
@@ -110,7 +111,7 @@ def test_sizes_shrink_from_fp32_to_fp16_to_int8(exported):
 
 
 def test_an_unknown_variant_is_refused(trained_model, tmp_path):
-    with pytest.raises(ValueError, match="Unknown variant 'int4'; expected one of fp32, fp16"):
+    with pytest.raises(ValueError, match="Unknown TFLite variant 'int4'; expected one of fp32"):
         export_tflite(trained_model, tmp_path / "x.tflite", "int4")
 
 
@@ -289,7 +290,10 @@ def test_export_run_writes_every_file_and_a_row_each(store, finished_run, tiny_d
         assert row["images_per_second"] > 0
         assert row["top1_agreement"] >= 0.97
     assert {path.name for path in folder.glob("*.tflite")} == {
-        f"model-{variant}.tflite" for variant in VARIANTS}
+        f"model-{variant}.tflite" for variant in TFLITE_VARIANTS}
+    assert (folder / "model.onnx").is_file()
+    onnx = next(row for row in rows if row["variant"] == "onnx")
+    assert onnx["top1_agreement"] >= 0.999 and onnx["max_abs_diff"] < 1e-4
     by_variant = {row["variant"]: row for row in rows}
     assert by_variant["keras"]["size_vs_keras"] == 1.0
     assert by_variant["fp32"]["max_abs_diff"] <= FP32_TOLERANCE
