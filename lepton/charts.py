@@ -263,3 +263,49 @@ def variant_tradeoff(rows: list[dict], axis: str, language: str = DEFAULT_LANGUA
         margin=dict(l=10, r=10, t=40, b=10), height=360,
     )
     return figure
+
+
+def reliability_figure(report: dict, language: str = DEFAULT_LANGUAGE) -> go.Figure:
+    """Accuracy against confidence per bin, as trained and after temperature scaling, with
+    the diagonal a perfectly calibrated model would follow."""
+    figure = go.Figure()
+    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"),
+                       name=_text("calibration_ideal", language), hoverinfo="skip")
+    for part, colour in (("as_trained", "#1f77b4"), ("scaled", "#ff7f0e")):
+        bins = [row for row in report[part]["bins"] if row["count"]]
+        figure.add_scatter(
+            x=[row["confidence"] for row in bins], y=[row["accuracy"] for row in bins],
+            mode="lines+markers", marker=dict(size=[6 + 14 * (row["count"] / report[
+                "test_images"]) ** 0.5 for row in bins], color=colour),
+            name=_text(f"calibration_{part}", language, ece=f"{report[part]['ece']:.4f}",
+                       temperature=f"{report['temperature']:.2f}"),
+            customdata=[[row["count"]] for row in bins],
+            hovertemplate=_text("calibration_hover", language))
+    figure.update_layout(title=_text("calibration_title", language),
+                         xaxis=dict(title=_text("calibration_confidence", language),
+                                    range=[0, 1.02], tickformat=".0%"),
+                         yaxis=dict(title=_text("calibration_accuracy", language),
+                                    range=[0, 1.02], tickformat=".0%"),
+                         margin=dict(l=10, r=10, t=40, b=10), height=360)
+    return figure
+
+
+def profile_figure(profile: dict, language: str = DEFAULT_LANGUAGE) -> go.Figure:
+    """Each layer's LiteRT time (`lepton.profiling`): one image, and per image of a batch."""
+    layers = profile["layers"]
+    names = [layer["name"] for layer in layers]
+    figure = go.Figure()
+    for key, share, colour in (("ms", "one_image_share_of_peak", "#1f77b4"),
+                               ("batch_ms_per_image", "batch_share_of_peak", "#ff7f0e")):
+        figure.add_bar(
+            y=names, x=[layer[key] * 1000 for layer in layers], orientation="h",
+            name=_text(f"profile_{key}", language), marker_color=colour,
+            customdata=[[layer["type"], f"{layer['macs']:,}",
+                         "–" if layer[share] is None else f"{layer[share]:.0%}"]
+                        for layer in layers],
+            hovertemplate=_text("profile_hover", language))
+    figure.update_layout(title=_text("profile_title", language), barmode="group",
+                         xaxis=dict(title=_text("profile_axis", language)),
+                         yaxis=dict(autorange="reversed"),
+                         margin=dict(l=10, r=10, t=40, b=10), height=80 + 40 * len(layers))
+    return figure

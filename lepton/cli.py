@@ -1,5 +1,5 @@
 """Command line: lepton (or python -m lepton)
-{datasets,train,evaluate,predict,export,calibrate,runs,sweep} [--json].
+{datasets,train,evaluate,predict,export,calibrate,runs,sweep,profile,card} [--json].
 
 `datasets` lists; `datasets import PATH --name NAME` imports a .zip or .npz; `datasets delete NAME`.
 """
@@ -13,6 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
+from lepton.cli_ship import add_ship_commands, cmd_card, cmd_profile
 from lepton.cli_sweep import add_sweep_command, cmd_sweep
 from lepton.data import DATASET_NAMES
 from lepton.ops import shape_text
@@ -149,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("runs", "list stored runs")
     add_sweep_command(command)
+    add_ship_commands(command)
     return parser
 
 
@@ -443,7 +445,7 @@ def cmd_runs(args, store) -> int:
 
 COMMANDS = {"datasets": cmd_datasets, "train": cmd_train, "evaluate": cmd_evaluate,
             "predict": cmd_predict, "export": cmd_export, "calibrate": cmd_calibrate,
-            "runs": cmd_runs, "sweep": cmd_sweep}
+            "runs": cmd_runs, "sweep": cmd_sweep, "profile": cmd_profile, "card": cmd_card}
 
 
 def main(argv: list[str] | None = None) -> int:

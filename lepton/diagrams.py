@@ -69,13 +69,16 @@ _GRAPH_ATTRIBUTES = (
 # --- Graphviz DOT ---------------------------------------------------------------------------
 
 
-def network_dot(model, language: str = DEFAULT_LANGUAGE) -> str:
+def network_dot(model, language: str = DEFAULT_LANGUAGE,
+                microseconds: dict[str, float] | None = None) -> str:
     """A top-down DOT diagram of `model`: the input, then one node per layer in `model.layers`.
 
     Each node's id is the layer's name; its label gives name and type, what the layer does
     (kernel, units, activation), its output shape per image and its parameter count, all read
     from the built layers, so the diagram is `model.summary()` drawn. `language` ("en", "zh")
     is that of the descriptive words; names, types and numbers stay as Keras reports them.
+    `microseconds` (layer name → one image's time, from `lepton.profiling`) adds each
+    layer's measured time to its node.
     """
     input_tensor = model.inputs[0]
     input_name = getattr(input_tensor, "name", None) or "input"
@@ -92,6 +95,9 @@ def network_dot(model, language: str = DEFAULT_LANGUAGE) -> str:
                 detail,
                 f"→ {shape_text(row['output_shape'])}",
                 translate("diagrams.params", language, count=f"{row['params']:,}"),
+                translate("diagrams.measured_time", language,
+                          microseconds=f"{microseconds[row['name']]:.1f}")
+                if microseconds and row["name"] in microseconds else "",
             ) if part
         )
         lines.append(_node(row["name"], label, LAYER_COLOURS.get(row["type"], "#f4f4f4")))

@@ -221,6 +221,26 @@ def dataset_probabilities(reference: ModelReference, dataset_name: str,
     return predictor(reference)(load_dataset(dataset_name).x_test)
 
 
+def calibration(reference: ModelReference, run: dict, home: str | None = None) -> dict:
+    """How far the run's confidence is from its accuracy on its test set, and what a
+    temperature fitted on its own validation split (the last `validation_split` of the
+    training data it was trained with) would change (`lepton.confidence`)."""
+    from lepton.confidence import calibration_report
+    from lepton.data import load_dataset
+    from lepton.training import TrainConfig, training_samples
+
+    if home:
+        os.environ["LEPTON_HOME"] = home
+    config = TrainConfig.from_dict(run["train_config"])
+    dataset = load_dataset(run["dataset"], subset=config.subset, seed=config.seed)
+    start = training_samples(len(dataset.y_train), config.validation_split)
+    answer = predictor(reference)
+    validation = (answer(dataset.x_train[start:]), np.asarray(dataset.y_train[start:]))
+    test = (answer(dataset.x_test), np.asarray(dataset.y_test))
+    return {"run_id": run["id"], "dataset": dataset.name,
+            **calibration_report(validation, test)}
+
+
 def picture_key(picture: bytes | np.ndarray) -> str:
     """A content hash of a picture (file bytes or array): equal pictures, equal keys."""
     digest = hashlib.sha256()

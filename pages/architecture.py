@@ -4,7 +4,7 @@ charts, and what a trained network's layers see in one test image."""
 import pandas as pd
 import streamlit as st
 
-from lepton import diagrams, explain, prediction
+from lepton import charts, diagrams, explain, prediction
 from lepton.data import DatasetUnavailable
 from lepton.model import (
     DENSE_CHOICES,
@@ -19,10 +19,12 @@ from lepton.model import (
 )
 from lepton.ops import shape_text
 from lepton.prediction import ModelReference
+from lepton.profiling import load_profile, profile_progress, start_profile
 from pages.common import (
     finished_runs,
     get_dataset,
     get_model,
+    get_store,
     get_work_pool,
     language,
     reason,
@@ -139,7 +141,45 @@ def layer_frame(model) -> pd.DataFrame:
     return pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
 
 
-def network_ui(model) -> None:
+def profile_ui(run: dict) -> dict | None:
+    """The run's stored per-layer profile, or a button that measures it in its own process."""
+    st.subheader(t("architecture.profile"))
+    store = get_store()
+    progress = profile_progress(store, run["id"])
+    running = bool(progress and progress["status"] == "running")
+    st.fragment(run_every=1.0 if running else None)(profile_status)(run, running)
+    profile = load_profile(store, run)
+    if profile is None:
+        if not running and st.button(t("architecture.profile_start"), icon=":material/timer:",
+                                     key="profile_start",
+                                     help=t("architecture.profile_start_help")):
+            start_profile(store, run["id"])
+            st.rerun()
+        return None
+    st.plotly_chart(charts.profile_figure(profile, language()), key="profile_chart")
+    reference = profile["reference"]
+    st.caption(t("architecture.profile_caption", repeats=profile["method"]["repeats"],
+                 model=f"{profile['model']['ms'] * 1000:.1f}",
+                 layers=f"{profile['layers_ms'] * 1000:.1f}", cpu=profile["method"]["cpu"],
+                 one_image=f"{reference['one_image_macs_per_second'] / 1e9:.1f}",
+                 batch=f"{reference['batch_macs_per_second'] / 1e9:.1f}",
+                 measured_at=profile["measured_at"]))
+    return profile
+
+
+def profile_status(run: dict, was_running: bool) -> None:
+    progress = profile_progress(get_store(), run["id"])
+    running = bool(progress and progress["status"] == "running")
+    if was_running and not running:
+        st.rerun(scope="app")  # the chart and the diagram's times
+    if running:
+        st.progress(progress["fraction"], text=t("architecture.profile_running", id=run["id"]))
+    elif progress and progress["status"] == "failed":
+        st.error(t("architecture.profile_failed", id=run["id"],
+                   reason=progress.get("error") or ""), icon=":material/error:")
+
+
+def network_ui(model, profile: dict | None = None) -> None:
     frame = layer_frame(model)
     total = frame.iloc[-1]
     metrics = st.columns(4)
@@ -153,7 +193,9 @@ def network_ui(model) -> None:
                       f"{int(total['Params']) * FLOAT32_BYTES / 1024:,.0f} KiB")
     diagram, table = st.columns([2, 3])
     with diagram:
-        st.graphviz_chart(diagrams.network_dot(model, language=language()))
+        times = {layer["name"]: layer["ms"] * 1000 for layer in profile["layers"]} \
+            if profile else None
+        st.graphviz_chart(diagrams.network_dot(model, language=language(), microseconds=times))
     with table:
         column_config = {name: st.column_config.Column(t(key)) for name, key in COLUMNS.items()}
         column_config.update({name: st.column_config.NumberColumn(t(COLUMNS[name]),
@@ -228,6 +270,8 @@ runs = finished_runs()
 choice = choose_network_ui(runs)
 if choice is not None:
     model, chosen_run = choice
-    network_ui(model)
+    network_ui(model, load_profile(get_store(), chosen_run) if chosen_run else None)
+    if chosen_run is not None:
+        profile_ui(chosen_run)
 article_flows_ui()
 feature_maps_ui(runs, choice[1] if choice else None)

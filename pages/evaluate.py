@@ -13,6 +13,7 @@ from pages.common import (
     get_store,
     get_work_pool,
     language,
+    reason,
     run_label,
     say,
     t,
@@ -32,6 +33,35 @@ def test_probabilities(run: dict, dataset_name: str) -> np.ndarray:
                                     home)
     wait_for([ticket], t("evaluate.predicting"))
     return ticket.result()
+
+
+def calibration_ui(run: dict) -> None:
+    """Reliability of the run's confidence on its own test set, before and after a
+    temperature fitted on its validation split (worked out in a worker process)."""
+    st.subheader(t("evaluate.calibration"))
+    reference = ModelReference.of_run(run)
+    home = str(get_store().home)
+    ticket = get_work_pool().submit(("calibration", reference, run["id"], home),
+                                    prediction.calibration, reference, run, home)
+    wait_for([ticket], t("evaluate.calibrating"))
+    try:
+        report = ticket.result()
+    except ValueError as error:  # e.g. a run trained without a validation split
+        st.info(t("evaluate.no_calibration", reason=reason(error)), icon=":material/info:")
+        return
+    before, after = report["as_trained"], report["scaled"]
+    columns = st.columns(4)
+    columns[0].metric(t("evaluate.ece"), f"{before['ece']:.4f}", help=t("evaluate.ece_help"))
+    columns[1].metric(t("evaluate.ece_scaled"), f"{after['ece']:.4f}",
+                      delta=f"{after['ece'] - before['ece']:+.4f}", delta_color="inverse")
+    columns[2].metric(t("evaluate.temperature"), f"{report['temperature']:.2f}",
+                      help=t("evaluate.temperature_help"))
+    columns[3].metric(t("evaluate.nll_scaled"), f"{after['nll']:.4f}",
+                      delta=f"{after['nll'] - before['nll']:+.4f}", delta_color="inverse")
+    st.plotly_chart(charts.reliability_figure(report, language()), key="reliability")
+    st.caption(t("evaluate.calibration_caption", validation=report["validation_images"],
+                 test=report["test_images"], confidence=f"{before['mean_confidence']:.2%}",
+                 accuracy=f"{before['accuracy']:.2%}"))
 
 
 def choose_ui(runs: list[dict]) -> tuple[dict, str]:
@@ -113,6 +143,9 @@ with right:
         "support": st.column_config.NumberColumn(t("evaluate.column_support"),
                                                  help=t("evaluate.support_help")),
     })
+
+if dataset_name == run["dataset"]:  # its validation split comes from its own data
+    calibration_ui(run)
 
 st.subheader(t("evaluate.mistakes"))
 wrong = confident_mistakes(probabilities, dataset.y_test, GALLERY_SIZE)

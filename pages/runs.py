@@ -3,10 +3,19 @@
 import pandas as pd
 import streamlit as st
 
-from lepton import charts
+from lepton import charts, model_card
 from lepton.compare import COST_AXES, run_row
 from lepton.registry import is_active
-from pages.common import cost_settings, get_snapshot, get_store, language, status_label, t
+from pages.common import (
+    cost_settings,
+    get_snapshot,
+    get_store,
+    get_work_pool,
+    language,
+    status_label,
+    t,
+    wait_for,
+)
 
 
 def column_config() -> dict:
@@ -88,6 +97,25 @@ def pareto_ui(rows: list[dict]) -> None:
     st.caption(t("runs.pareto_caption"))
 
 
+def card_ui(store, run_id: int, column) -> None:
+    """Writes the run's model card (figures measured now, in a worker process) to download."""
+    if column.button(t("runs.write_card"), key="write_card", icon=":material/description:",
+                     help=t("runs.write_card_help")):
+        clicks = st.session_state.get("card_clicks", 0) + 1  # measured anew on every click
+        st.session_state["card_clicks"] = clicks
+        ticket = get_work_pool().submit(("model card", str(store.home), run_id, clicks),
+                                        model_card.card_for, str(store.home), run_id)
+        wait_for([ticket], t("runs.writing_card"))
+        st.session_state["model_card"] = (run_id, ticket.result())
+    card = st.session_state.get("model_card")
+    if card and card[0] == run_id:
+        column.download_button(t("runs.download_card"), card[1],
+                               f"lepton-run-{run_id}-model-card.md", "text/markdown",
+                               icon=":material/download:", key="download_card")
+        with st.expander(t("runs.card_preview", id=run_id)):
+            st.markdown(card[1])
+
+
 def manage_ui(store, runs: list[dict]) -> None:
     """Download a run's model, or delete a run after confirming."""
     labels = {run["id"]: t("runs.manage_label", id=run["id"], status=status_label(run["status"]),
@@ -105,6 +133,7 @@ def manage_ui(store, runs: list[dict]) -> None:
                                      icon=":material/download:", key="download_model")
         except OSError:
             left.warning(t("runs.model_missing"))
+        card_ui(store, run_id, left)
     if is_active(run):
         right.caption(t("runs.cannot_delete_training"))
         return
