@@ -95,7 +95,9 @@ def coordinates_figure(trials: list[dict], objectives: list[str], dimensions: li
     figure = go.Figure(go.Parcoords(dimensions=axes, line=dict(color=colour,
                                                                colorscale="Viridis",
                                                                showscale=True)))
-    figure.update_layout(title=translate("balance.coordinates_title", language), **LAYOUT)
+    # Parallel coordinates put axis titles above the plot and tick labels left of it.
+    figure.update_layout(title=translate("balance.coordinates_title", language),
+                         **{**LAYOUT, "margin": dict(l=60, r=40, t=90, b=20)})
     return figure
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from lepton.background import read_json, write_json_atomic
+from lepton.background import read_json, read_progress, write_json_atomic
 from lepton.i18n import message
 from lepton.objectives import as_costs, front, recommend
 
@@ -67,6 +67,13 @@ def _alive(driver: dict | None) -> bool:
         return False
 
 
+def _started(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
 def write_state(home: str | Path, sweep_id: int, state: dict) -> None:
     write_json_atomic(sweep_folder(home, sweep_id) / "state.json", _finite(state))
 
@@ -79,7 +86,12 @@ def read_state(home: str | Path, sweep_id: int) -> dict | None:
         spec = read_json(folder / "spec.json")
         if not isinstance(spec, dict):
             return None
-        state = {"sweep_id": int(sweep_id), "status": "created", "spec": spec, "trials": []}
+        # Started (`lepton.sweeps.start_sweep`) but its driver has not written yet?
+        starting = read_progress(folder / "progress.json", "sweep")
+        status = "starting" if starting and starting["status"] == "running" else "created"
+        state = {"sweep_id": int(sweep_id), "status": status, "spec": spec, "trials": [],
+                 "driver": {"pid": starting["pid"], "started": _started(starting["pid"])}
+                 if status == "starting" else None}
     if state.get("status") in ACTIVE and not _alive(state.get("driver")):
         reason = message("balance.reason_interrupted")
         state = {**state, "status": "interrupted", "reason": str(reason),

@@ -126,9 +126,9 @@ def sweep_view(sweep_id: int, was_active: bool) -> None:
     if state is None:
         st.warning(t("balance.gone", id=sweep_id))
         return
-    active = state["status"] in ACTIVE or state["status"] == "created"
-    if was_active and not active:
-        st.rerun(scope="app")  # the controls below the view change once it ends
+    active = state["status"] in ACTIVE
+    if was_active != active:
+        st.rerun(scope="app")  # the controls around the view change when it starts or ends
     spec, trials = state["spec"], state["trials"]
     ended = [trial for trial in trials if trial["status"] not in ("queued", "running")]
     st.progress(min(1.0, len(ended) / spec["trials"]), text=t(
@@ -137,7 +137,8 @@ def sweep_view(sweep_id: int, was_active: bool) -> None:
     if state.get("reason"):
         st.caption(say(recorded(state, "reason")))
     if not trials:
-        st.info(t("balance.waiting"), icon=":material/hourglass_top:")
+        if active:
+            st.info(t("balance.waiting"), icon=":material/hourglass_top:")
         return
     trials_table(trials, spec["objectives"])
     objectives = spec["objectives"]
@@ -147,11 +148,15 @@ def sweep_view(sweep_id: int, was_active: bool) -> None:
     y = y_column.selectbox(t("balance.y_axis"), objectives, index=0, key="front_y",
                            format_func=objective_label)
     pick = state.get("recommended")
+    measured = [trial for trial in trials if trial["status"] == "done"]
+    if not measured:
+        st.caption(t("balance.front_later"))
+        return
     st.plotly_chart(sweep_charts.front_figure(
         trials, x, y, state["pareto"], pick["run_id"] if pick else None, language()),
         key="front_chart")
-    st.caption(t("balance.front_caption", sampler=state.get("sampler", "")))
-    measured = [trial for trial in trials if trial["status"] == "done"]
+    st.caption(t("balance.front_caption",
+                 sampler=t(f"balance.sampler_{state['spec'].get('sampler', 'tpe')}")))
     if len(measured) >= 2:
         names = [dimension["name"] for dimension in spec["space"]["dimensions"]]
         st.plotly_chart(sweep_charts.coordinates_figure(measured, objectives, names,
@@ -172,7 +177,10 @@ def trials_table(trials: list[dict], objectives: list[str]) -> None:
         row[t("balance.column_reason")] = say(recorded(trial, "reason")) if trial.get(
             "reason") else ""
         rows.append(row)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="trials_table")
+    number = st.column_config.NumberColumn
+    formats = {objective_label(name): number(format="percent" if name in (
+        "accuracy", "val_accuracy") else "%.4g") for name in objectives}
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="trials_table", column_config=formats)
 
 
 def recommended_ui(state: dict) -> None:
@@ -190,17 +198,23 @@ def recommended_ui(state: dict) -> None:
     st.caption(t("balance.recommended_how", params=", ".join(
         f"{name} {value}" for name, value in pick["params"].items())))
     if st.button(t("balance.open_on_train"), icon=":material/model_training:",
-                 key="open_on_train"):
-        values, _ = parse_query(pick["link"], FIELDS)
-        for name in FIELDS:
-            st.session_state.pop(name, None)  # the Train page's widgets take the new values
-        st.session_state["train_settings"] = values
-        st.session_state["dataset"] = state["spec"]["dataset"]
+                 key="open_on_train", on_click=prepare_train_page,
+                 args=(pick["link"], state["spec"]["dataset"])):
         st.switch_page("pages/train.py")
     query = "&".join(f"{name}={value}" for name, value in
                      {"dataset": state["spec"]["dataset"], **pick["link"]}.items())
     st.caption(t("balance.share_link"))
     st.code(f"/train?{query}", language=None)
+
+
+def prepare_train_page(link: dict, dataset: str) -> None:
+    """Before the next run draws any widget (a callback): the Train page's controls and the
+    sidebar's dataset take the recommended setup."""
+    values, _ = parse_query(link, FIELDS)
+    for name in FIELDS:
+        st.session_state.pop(name, None)  # the Train page's widgets take the new values
+    st.session_state["train_settings"] = values
+    st.session_state["dataset"] = dataset
 
 
 def importance_ui(state: dict) -> None:
@@ -251,9 +265,10 @@ def controls_ui(state: dict) -> None:
 st.title(t("balance.title"))
 st.caption(t("balance.intro"))
 sweeps = list_sweeps(get_store().home)
+# No status in the label: a browser keeps an option's old text while it stays selected.
 labels = {state["sweep_id"]: t("balance.sweep_label", id=state["sweep_id"],
                                dataset=state["spec"]["dataset"],
-                               status=t(f"balance.status_{state['status']}"),
+                               trials=state["spec"]["trials"],
                                objectives=" · ".join(objective_label(name) for name in
                                                      state["spec"]["objectives"]))
           for state in sweeps}
@@ -263,7 +278,7 @@ if labels:
     sweep_id = st.selectbox(t("balance.sweep"), list(labels), format_func=labels.get,
                             key="sweep")
     state = read_state(get_store().home, sweep_id)
-    active = state["status"] in ACTIVE or state["status"] == "created"
+    active = state["status"] in ACTIVE
     controls_ui(state)
     st.fragment(run_every=TICK_SECONDS if active else None)(sweep_view)(sweep_id, active)
     if not active:
