@@ -1,5 +1,5 @@
 """Command line: lepton (or python -m lepton)
-{datasets,train,evaluate,predict,export,calibrate,runs,sweep,profile,card} [--json].
+{datasets,train,evaluate,predict,export,calibrate,runs,sweep,profile,card,prune} [--json].
 
 `datasets` lists; `datasets import PATH --name NAME` imports a .zip or .npz; `datasets delete NAME`.
 """
@@ -13,6 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
+from lepton.cli_prune import add_prune_command, cmd_prune
 from lepton.cli_ship import add_ship_commands, cmd_card, cmd_profile
 from lepton.cli_sweep import add_sweep_command, cmd_sweep
 from lepton.data import DATASET_NAMES
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("runs", "list stored runs")
     add_sweep_command(command)
     add_ship_commands(command)
+    add_prune_command(command)
     return parser
 
 
@@ -445,7 +447,8 @@ def cmd_runs(args, store) -> int:
 
 COMMANDS = {"datasets": cmd_datasets, "train": cmd_train, "evaluate": cmd_evaluate,
             "predict": cmd_predict, "export": cmd_export, "calibrate": cmd_calibrate,
-            "runs": cmd_runs, "sweep": cmd_sweep, "profile": cmd_profile, "card": cmd_card}
+            "runs": cmd_runs, "sweep": cmd_sweep, "profile": cmd_profile, "card": cmd_card,
+            "prune": cmd_prune}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -181,13 +181,19 @@ def execute_run(
                      "train_samples": int(len(dataset.y_train))},
             progress={"stage": "training", "fraction": 0.0, "epochs": train_config.epochs},
         )
+        prune = run["train_config"].get("prune")  # a fine-tuning of a pruned parent
+        start_from, extra = None, ()
+        if prune:
+            from lepton.pruning import PruneSpec, make_callback, start_model
+
+            start_from, extra = start_model(store, prune), (make_callback(PruneSpec(**prune)),)
         rapl_start = read_rapl_joules()
         tensorboard = keras.callbacks.TensorBoard(
             log_dir=str(store.run_folder(run_id) / "logs"), write_graph=False
         )
         result = fit(model_config, train_config, dataset.x_train, dataset.y_train,
                      on_event=on_training_event, should_stop=should_stop,
-                     callbacks=(tensorboard,))
+                     callbacks=(tensorboard, *extra), start_from=start_from)
         rapl_end = read_rapl_joules()
         writer.flush()
         metrics = store.get_run(run_id)["metrics"]
@@ -218,6 +224,11 @@ def execute_run(
                 metrics.update(write_fast_model(result.model, model_path, dataset.x_test[:200]))
             except Exception as error:
                 metrics["tflite_error"] = f"{type(error).__name__}: {str(error)[:500]}"
+            if prune:
+                from lepton.pruning import pruning_figures
+
+                store.update_run(run_id, progress={"stage": "measuring what pruning bought"})
+                metrics.update(pruning_figures(store, prune, result.model, model_path, dataset))
         if result.history:
             last = result.history[-1]
             metrics.update({key: last[key] for key in ("loss", "accuracy", "val_loss",
@@ -267,8 +278,12 @@ class JobManager:
         """True while this manager's worker (or its supervisor's last write) is still going."""
         return self._supervisor is not None and self._supervisor.is_alive()
 
-    def start(self, dataset: str, model_config: ModelConfig, train_config: TrainConfig) -> int:
+    def start(self, dataset: str, model_config: ModelConfig, train_config: TrainConfig,
+              extra: dict | None = None) -> int:
         """Queues a run and starts training it in a new worker process; returns its id.
+
+        `extra` goes into the run's stored training settings beside `train_config` (e.g. a
+        pruning spec: `lepton.pruning`).
 
         Raises:
             TrainingBusy: a training is already running on this host (this process or another).
@@ -283,7 +298,7 @@ class JobManager:
             lock.acquire(f"started by process {os.getpid()}", wait_seconds=LOCK_GRACE_SECONDS)
             try:
                 run_id = self.store.create_run(dataset, model_config.to_dict(),
-                                               train_config.to_dict())
+                                               {**train_config.to_dict(), **(extra or {})})
                 self._process = self._spawn(run_id, lock)
             except Exception:
                 lock.release()

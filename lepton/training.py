@@ -304,6 +304,7 @@ def fit(
     on_event: EventHandler | None = None,
     should_stop: Callable[[], bool] | None = None,
     callbacks: tuple = (),
+    start_from=None,
 ) -> TrainResult:
     """Builds and trains a model; never raises for NaN loss or cancellation (see `status`).
 
@@ -312,6 +313,8 @@ def fit(
         on_event: called with each progress event (from the training thread).
         should_stop: polled after every batch; returning True cancels the run.
         callbacks: extra Keras callbacks (e.g. TensorBoard).
+        start_from: a Keras model of the same architecture whose weights it starts from
+            (fine-tuning, e.g. after pruning) instead of a fresh initialisation.
     """
     if len(x_train) != len(y_train):
         raise ValueError(f"x_train has {len(x_train)} samples but y_train has {len(y_train)}.")
@@ -323,6 +326,8 @@ def fit(
     keras.utils.set_random_seed(train_config.seed)
     wall_start, cpu_start = time.perf_counter(), time.process_time()
     model = build_model(model_config, dtype_policy=train_config.precision)
+    if start_from is not None:
+        model.set_weights(start_from.get_weights())
     train_samples = training_samples(len(y_train), train_config.validation_split)
     steps_per_epoch = math.ceil(train_samples / train_config.batch_size)
     trained = training_model(model, train_config)

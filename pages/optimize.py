@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from lepton import charts
+from lepton import charts, pruning_charts
 from lepton.background import text_of
 from lepton.export import (
     VARIANT_NOTES,
@@ -15,9 +15,22 @@ from lepton.export import (
     load_measurements,
     start_export,
 )
-from pages.common import finished_runs, get_snapshot, get_store, language, run_label, t
+from lepton.jobs import TrainingBusy
+from lepton.pruning import SCHEDULES, SCOPES, PruneSpec, pruned_children, start_pruning
+from lepton.registry import is_active
+from pages.common import (
+    finished_runs,
+    get_jobs,
+    get_snapshot,
+    get_store,
+    language,
+    reason,
+    run_label,
+    t,
+)
 
 REPEAT_CHOICES = [200, 500, 1000, 2000, 5000]
+SPARSITIES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 def variant_note(variant: str) -> str:
     """What a variant is (lepton.export.VARIANT_NOTES), in the chosen language."""
     key = f"optimize.note_{variant.replace('-', '_')}"
@@ -156,6 +169,114 @@ def downloads_ui(rows: list[dict], run_id: int) -> None:
         )
 
 
+def prune_ui(run: dict) -> None:
+    """Prune the chosen run to a sparsity and fine-tune it (a new run, in a worker process),
+    then compare every pruned run of it with the parent, as fp32 and with int8."""
+    st.subheader(t("optimize.prune"))
+    st.caption(t("optimize.prune_intro"))
+    spec = run["train_config"].get("prune")
+    if spec:
+        st.info(t("optimize.prune_is_pruned", id=run["id"], parent=spec["parent_run_id"],
+                  sparsity=f"{run['metrics'].get('sparsity', 0):.1%}"), icon=":material/info:")
+        return
+    columns = st.columns(4)
+    sparsity = columns[0].select_slider(t("optimize.prune_sparsity"), SPARSITIES, value=0.8,
+                                        format_func=lambda value: f"{value:.0%}",
+                                        key="prune_sparsity")
+    epochs = columns[1].slider(t("optimize.prune_epochs"), 1, 10, 3, key="prune_epochs",
+                               help=t("optimize.prune_epochs_help"))
+    schedule = columns[2].selectbox(t("optimize.prune_schedule"), SCHEDULES,
+                                    format_func=lambda name: t(f"optimize.prune_{name}"),
+                                    key="prune_schedule")
+    scope = columns[3].selectbox(t("optimize.prune_scope"), SCOPES,
+                                 format_func=lambda name: t(f"optimize.prune_scope_{name}"),
+                                 key="prune_scope")
+    latest = get_snapshot().latest()
+    active = bool(latest and is_active(latest))
+    st.fragment(run_every=1.0 if active else None)(prune_status)(active)
+    if not active and st.button(t("optimize.prune_start"), type="primary",
+                                icon=":material/content_cut:", key="prune_start"):
+        try:
+            start_pruning(get_jobs(), run, PruneSpec(run["id"], sparsity, epochs, schedule,
+                                                     scope))
+        except (ValueError, TrainingBusy) as error:
+            st.warning(reason(error))
+            return
+        st.rerun()
+    children = pruned_children(get_snapshot().runs(), run["id"])
+    if not children:
+        st.caption(t("optimize.prune_none", id=run["id"]))
+        return
+    pruned_table_ui(children)
+    left, right = st.columns(2)
+    left.plotly_chart(pruning_charts.tradeoff_figure(children, "size", language()),
+                      key="prune_size")
+    right.plotly_chart(pruning_charts.tradeoff_figure(children, "latency", language()),
+                       key="prune_latency")
+    st.caption(t("optimize.prune_caption"))
+    labels = {child["id"]: t("optimize.prune_child", id=child["id"],
+                             sparsity=f"{child['metrics']['sparsity']:.1%}")
+              for child in children}
+    chosen = st.selectbox(t("optimize.prune_inspect"), list(labels), format_func=labels.get,
+                          key="prune_child")
+    child = next(item for item in children if item["id"] == chosen)
+    st.plotly_chart(pruning_charts.histogram_figure(child["metrics"]["weight_histograms"],
+                                                    language()), key="prune_histogram")
+    folder = Path(child["model_path"]).parent
+    for name, suffix in (("model.keras", "keras"), ("model.tflite", "tflite"),
+                         ("model-int8-dynamic.tflite", "int8.tflite")):
+        path = folder / name
+        if path.is_file():
+            st.download_button(t("optimize.prune_download", file=name, id=child["id"]),
+                               data=lambda path=path: path.read_bytes(),
+                               file_name=f"lepton-run-{child['id']}-pruned.{suffix}",
+                               mime="application/octet-stream", on_click="ignore",
+                               icon=":material/download:", key=f"prune_download_{suffix}")
+
+
+def prune_status(was_active: bool) -> None:
+    latest = get_snapshot().latest()
+    active = bool(latest and is_active(latest))
+    if was_active and not active:
+        st.rerun(scope="app")
+    if active:
+        progress = latest["progress"]
+        st.progress(progress.get("fraction") or 0.0,
+                    text=t("optimize.prune_running", id=latest["id"],
+                           stage=progress.get("stage", "")))
+
+
+def pruned_table_ui(children: list[dict]) -> None:
+    first = children[0]["metrics"]
+    rows = [{t("optimize.prune_column_model"): t("optimize.prune_parent",
+                                                  id=first.get("parent_run_id")),
+             t("optimize.prune_column_sparsity"): 0.0,
+             t("optimize.column_accuracy"): first.get("parent_test_accuracy"),
+             t("optimize.prune_column_gzip"): first.get("parent_gzip_bytes"),
+             t("optimize.prune_column_int8_gzip"): first.get("parent_int8_gzip_bytes"),
+             t("optimize.prune_column_int8_accuracy"): first.get("parent_int8_test_accuracy"),
+             t("optimize.column_p50"): first.get("parent_latency_ms")}]
+    for child in children:
+        metrics = child["metrics"]
+        rows.append({t("optimize.prune_column_model"): t("optimize.prune_child",
+                                                          id=child["id"],
+                                                          sparsity=f"{metrics['sparsity']:.1%}"),
+                     t("optimize.prune_column_sparsity"): metrics["sparsity"],
+                     t("optimize.column_accuracy"): metrics["test_accuracy"],
+                     t("optimize.prune_column_gzip"): metrics.get("gzip_bytes"),
+                     t("optimize.prune_column_int8_gzip"): metrics.get("int8_gzip_bytes"),
+                     t("optimize.prune_column_int8_accuracy"): metrics.get("int8_test_accuracy"),
+                     t("optimize.column_p50"): metrics.get("latency_ms")})
+    number = st.column_config.NumberColumn
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="pruned_table", column_config={
+        t("optimize.prune_column_sparsity"): number(format="percent"),
+        t("optimize.column_accuracy"): number(format="percent"),
+        t("optimize.prune_column_int8_accuracy"): number(format="percent"),
+        t("optimize.prune_column_gzip"): number(format="localized"),
+        t("optimize.prune_column_int8_gzip"): number(format="localized"),
+        t("optimize.column_p50"): number(format="%.4f")})
+
+
 st.title(t("optimize.title"))
 st.caption(t("optimize.intro"))
 finished = finished_runs()
@@ -170,13 +291,13 @@ measure_ui(run, variants, repeats)
 document = load_measurements(get_store(), run["id"])
 if document is None:
     st.caption(t("optimize.not_measured", run=run["id"]))
-    st.stop()
-
-rows = document["rows"]
-for failed in (row for row in rows if row["error"]):
-    st.error(t("optimize.variant_failed", variant=failed["variant"], reason=failed["error"]),
-             icon=":material/error:")
-table_ui(rows)
-st.caption(method_text(document))
-chart_ui(rows)
-downloads_ui(rows, run["id"])
+else:
+    rows = document["rows"]
+    for failed in (row for row in rows if row["error"]):
+        st.error(t("optimize.variant_failed", variant=failed["variant"], reason=failed["error"]),
+                 icon=":material/error:")
+    table_ui(rows)
+    st.caption(method_text(document))
+    chart_ui(rows)
+    downloads_ui(rows, run["id"])
+prune_ui(run)
