@@ -180,12 +180,14 @@ def pruning_figures(store, spec: dict, model, model_path, dataset) -> dict:
     after = np.concatenate([_kernel(layer).ravel() for layer in prunable_layers(model)])
     edges = np.linspace(-np.abs(before).max(), np.abs(before).max(), HISTOGRAM_BINS + 1)
     parent_tflite = Path(parent["model_path"]).with_name("model.tflite")
+    if not parent_tflite.is_file():  # a run from before Lepton kept a LiteRT copy
+        parent_tflite = export_tflite(parent_model, folder / "parent.tflite", "fp32")
     return {
         "pruning": spec, "parent_run_id": spec["parent_run_id"],
         "sparsity": measured_sparsity(model),
         "parent_test_accuracy": parent["metrics"].get("test_accuracy"),
         "gzip_bytes": gzip_size(folder / "model.tflite"),
-        "parent_gzip_bytes": gzip_size(parent_tflite) if parent_tflite.is_file() else None,
+        "parent_gzip_bytes": gzip_size(parent_tflite),
         "weights_gzip_bytes": len(gzip.compress(_weight_bytes(model), 9)),
         "parent_weights_gzip_bytes": len(gzip.compress(_weight_bytes(parent_model), 9)),
         "int8_gzip_bytes": gzip_size(int8), "int8_test_accuracy": accuracy(int8),
