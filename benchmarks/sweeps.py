@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lepton.host import cpu_model
 from lepton.objectives import hypervolume_2d
 from lepton.recipes import default_config
-from lepton.sweeps import create_sweep, make_spec, run_sweep
+from lepton.sweep_spec import create_sweep, make_spec
+from lepton.sweeps import run_sweep
 from lepton.train_fields import configs_from_values, train_fields
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sweeps.md"

@@ -44,7 +44,7 @@ def add_sweep_command(command) -> None:
 
 
 def _spec_from(args, home):
-    from lepton.sweeps import make_spec
+    from lepton.sweep_spec import make_spec
 
     missing = [flag for flag, value in (("--dataset", args.dataset), ("--trials", args.trials))
                if value is None]
@@ -60,8 +60,9 @@ def _spec_from(args, home):
 
 
 def cmd_sweep(args, store) -> int:
+    from lepton.sweep_spec import SweepError, create_sweep, read_spec, summary
     from lepton.sweep_state import request_stop
-    from lepton.sweeps import SweepError, create_sweep, read_spec, run_sweep, summary
+    from lepton.sweeps import run_sweep
 
     try:
         if args.resume is not None:

@@ -86,7 +86,7 @@ def read_state(home: str | Path, sweep_id: int) -> dict | None:
         spec = read_json(folder / "spec.json")
         if not isinstance(spec, dict):
             return None
-        # Started (`lepton.sweeps.start_sweep`) but its driver has not written yet?
+        # Started (`lepton.sweep_spec.start_sweep`) but its driver has not written yet?
         starting = read_progress(folder / "progress.json", "sweep")
         status = "starting" if starting and starting["status"] == "running" else "created"
         state = {"sweep_id": int(sweep_id), "status": status, "spec": spec, "trials": [],

@@ -9,8 +9,8 @@ from lepton.objectives import DEFAULT_OBJECTIVES, LIMITS, OBJECTIVES
 from lepton.querystate import parse_query
 from lepton.recipes import default_config
 from lepton.sweep_space import DEFAULT_SPACE, parse_space, space_text
+from lepton.sweep_spec import create_sweep, make_spec, start_sweep
 from lepton.sweep_state import ACTIVE, list_sweeps, projection, read_state, request_stop
-from lepton.sweeps import create_sweep, make_spec, start_sweep
 from lepton.train_fields import train_fields
 from pages.common import (
     cost_settings,

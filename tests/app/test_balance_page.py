@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 from lepton.i18n import translate
 from lepton.recipes import default_config
 from lepton.registry import RunStore
+from lepton.sweep_spec import create_sweep, make_spec
 from lepton.sweep_state import list_sweeps, read_state, sweep_folder, write_state
-from lepton.sweeps import create_sweep, make_spec
 from lepton.train_fields import train_fields
 from tests.app.session import keep_language, open_page
 
@@ -256,7 +256,7 @@ def test_a_sweep_whose_driver_died_reads_interrupted_and_offers_resume(lepton_ho
     assert state["reason_message"]["key"] == "balance.reason_interrupted"
 
     started = []
-    monkeypatch.setattr("lepton.sweeps.start_sweep",
+    monkeypatch.setattr("lepton.sweep_spec.start_sweep",
                         lambda *arguments: started.append(arguments))
     at = keep_language(open_page(PAGE, language=language), language)
     status = translate("balance.status_interrupted", language)
