@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import signal
 import sys
 from pathlib import Path
 
+from lepton.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, emit, progress
+from lepton.cli_datasets import cmd_datasets
 from lepton.cli_prune import add_prune_command, cmd_prune
 from lepton.cli_ship import add_ship_commands, cmd_card, cmd_profile
 from lepton.cli_sweep import add_sweep_command, cmd_sweep
 from lepton.data import DATASET_NAMES
-from lepton.ops import shape_text
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(ValueError):
-    """Bad arguments: exit code 2."""
 
 
 def _positive_int(text: str) -> int:
@@ -156,60 +150,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _emit(args, document: dict, lines: list[str]) -> None:
-    text = json.dumps(document, indent=2) if args.json else "\n".join(lines)
-    print(text, file=args.output)
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def cmd_datasets(args, store) -> int:
-    from lepton.data import delete_dataset, describe_datasets
-    from lepton.importer import DatasetImportError, import_file
-
-    if args.action != "list" and not args.target:
-        raise UsageError(f"datasets {args.action} needs a "
-                         f"{'file' if args.action == 'import' else 'dataset name'}.")
-    if args.action == "import":
-        if not args.name:
-            raise UsageError("datasets import needs --name NAME, e.g. --name pets-32.")
-        try:
-            manifest = import_file(
-                args.target, args.name, home=store.home, size=(args.size, args.size),
-                channels=args.channels, digit_like=args.digit_like,
-                test_fraction=args.test_fraction, seed=args.seed, overwrite=args.overwrite,
-                on_progress=lambda fraction, text: _progress(f"  {fraction:4.0%} {text}"),
-            )
-        except DatasetImportError as error:
-            raise UsageError(str(error)) from None
-        counts = manifest["counts"]
-        _emit(args, manifest, [
-            f"imported {manifest['name']}: {counts['train']:,} train / {counts['test']:,} test "
-            f"images of {shape_text(manifest['input_shape'])} in "
-            f"{len(manifest['classes'])} classes ({', '.join(manifest['classes'])})",
-            f"preprocessing: {manifest['preprocessing']}; {manifest['split']}",
-            f"skipped: {counts['duplicates']} duplicates, {counts['unreadable']} unreadable, "
-            f"{counts['ignored']} ignored",
-            *(f"  unreadable {item['file']}: {item['reason']}" for item in manifest["unreadable"]),
-        ])
-        return EXIT_OK
-    if args.action == "delete":
-        try:
-            delete_dataset(args.target, store.home)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-        _emit(args, {"deleted": args.target}, [f"deleted {args.target}"])
-        return EXIT_OK
-    datasets = describe_datasets(store.home)
-    _emit(args, {"datasets": datasets}, [
-        f"{item['name']:<14} {'yes' if item['available'] else 'no ':<4} {item['where']}"
-        for item in datasets
-    ])
-    return EXIT_OK
-
-
 # TrainConfig fields set by the --flag of the same name; the model flags, by flag → field.
 TRAIN_FIELDS = ("optimizer", "learning_rate", "batch_size", "epochs", "validation_split", "seed",
                 "subset", "precision", "steps_per_execution", "threads", "augmentation",
@@ -238,7 +178,7 @@ def cmd_train(args, store) -> int:
         raise UsageError(str(error)) from None
     jobs = JobManager(store)
     run_id = jobs.start(args.dataset, model_config, train_config)
-    _progress(f"run {run_id}: training on {args.dataset} in worker process {jobs.pid} "
+    progress(f"run {run_id}: training on {args.dataset} in worker process {jobs.pid} "
               f"({args.recipe} recipe; Ctrl-C stops after the current batch)")
     previous_handler = signal.signal(signal.SIGINT, lambda *_: jobs.stop(run_id))
     try:
@@ -280,7 +220,7 @@ def cmd_train(args, store) -> int:
             f"\n{document['wall_seconds']:.1f} s wall, {document['samples_per_second']:,.0f} "
             f"samples/s\nmodel {run['model_path']}"
         )
-    _emit(args, document, lines)
+    emit(args, document, lines)
     return EXIT_OK if run["status"] == "done" else EXIT_FAILURE
 
 
@@ -288,7 +228,7 @@ def _report_epochs(store, run_id: int, epochs: int, reported: int) -> int:
     """Prints the epochs finished since the last call; returns how many are printed now."""
     rows = store.epochs(run_id, after=reported)
     for row in rows:
-        _progress(f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f}, accuracy "
+        progress(f"epoch {row['epoch']}/{epochs}: loss {row['loss']:.4f}, accuracy "
                   f"{row['accuracy']:.4f}, {row['seconds']:.1f} s, "
                   f"{row['samples_per_second']:,.0f} samples/s")
     return reported + len(rows)
@@ -323,7 +263,7 @@ def cmd_evaluate(args, store) -> int:
              f"loss {metrics['test_loss']:.4f} over {metrics['test_samples']} images"]
     lines += [f"  {row['class']:>12}: precision {row['precision']:.3f} recall {row['recall']:.3f}"
               f" F1 {row['f1']:.3f}" for row in metrics["per_class"]]
-    _emit(args, document, lines)
+    emit(args, document, lines)
     return EXIT_OK
 
 
@@ -350,7 +290,7 @@ def cmd_predict(args, store) -> int:
              f"{item['latency_ms']:.1f} ms"
         for item in predictions
     ]
-    _emit(args, {"run_id": run["id"], "predictions": predictions}, lines)
+    emit(args, {"run_id": run["id"], "predictions": predictions}, lines)
     return EXIT_OK if all(item["error"] is None for item in predictions) else EXIT_FAILURE
 
 
@@ -364,7 +304,7 @@ def cmd_export(args, store) -> int:
     from lepton.background import ProgressFile
 
     def report(fraction: float, text: str) -> None:
-        _progress(f"  {text}")
+        progress(f"  {text}")
 
     published = ProgressFile(args.progress_file, report) if args.progress_file else None
     try:
@@ -395,7 +335,7 @@ def cmd_export(args, store) -> int:
             f"{row['p50_ms']:>8.3f} {row['p95_ms']:>8.3f} {row['images_per_second']:>9,.0f}  "
             f"{row['path']}"
         )
-    _emit(args, document, lines)
+    emit(args, document, lines)
     return EXIT_OK if all(row["error"] is None for row in rows) else EXIT_FAILURE
 
 
@@ -405,7 +345,7 @@ def _export(args, store, on_progress) -> tuple[dict, object, list[dict]]:
 
     run = _resolve(store, args.run)
     dataset = load_dataset(run["dataset"])
-    _progress(f"run {run['id']}: exporting {', '.join(args.variants)} and measuring on "
+    progress(f"run {run['id']}: exporting {', '.join(args.variants)} and measuring on "
               f"{len(dataset.y_test):,} {dataset.name} test images")
     try:
         rows = export_run(store, run, dataset, args.variants, repeats=args.repeats,
@@ -441,7 +381,7 @@ def cmd_runs(args, store) -> int:
         wall = f"{row['wall_seconds']:.1f}" if row["wall_seconds"] is not None else "-"
         lines.append(f"{row['id']:>4} {row['status']:<12} {row['dataset']:<14} {accuracy:>8} "
                      f"{wall:>8}  {row['created']}")
-    _emit(args, {"runs": rows}, lines)
+    emit(args, {"runs": rows}, lines)
     return EXIT_OK
 
 

@@ -6,7 +6,8 @@ import json
 import signal
 import sys
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+from lepton.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+
 KEYS = ("run_id", "parent_run_id", "sparsity", "test_accuracy", "parent_test_accuracy",
         "gzip_bytes", "parent_gzip_bytes", "weights_gzip_bytes", "parent_weights_gzip_bytes",
         "int8_gzip_bytes", "int8_test_accuracy", "latency_ms", "parent_latency_ms")

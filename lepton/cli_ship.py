@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+from lepton.cli_common import EXIT_OK
 
 
 def add_ship_commands(command) -> None:

@@ -6,10 +6,9 @@ import json
 import signal
 import sys
 
+from lepton.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from lepton.objectives import OBJECTIVES
 from lepton.sweep_space import DEFAULT_SPACE
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 def add_sweep_command(command) -> None:
