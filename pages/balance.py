@@ -74,7 +74,9 @@ def new_sweep_ui() -> None:
     limit_columns = st.columns(len(LIMITS))
     for column, name in zip(limit_columns, LIMITS):
         value = column.number_input(t(f"balance.limit_{name}"), min_value=0.0, value=None,
-                                    key=f"limit_{name}", placeholder=t("balance.no_limit"))
+                                    key=f"limit_{name}", placeholder=t("balance.no_limit"),
+                                    help=t("balance.early_stop_help")
+                                    if name == "min_accuracy" else None)
         limits[name] = None if value is None else value / LIMIT_UNITS.get(name, 1.0)
     st.markdown(f"**{t('balance.space')}**")
     space = space_ui()
