@@ -12,19 +12,21 @@ import signal
 import sys
 from pathlib import Path
 
-from lepton.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, emit, progress
+from lepton.cli_common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    emit,
+    positive_int,
+    progress,
+    resolve,
+)
 from lepton.cli_datasets import cmd_datasets
 from lepton.cli_prune import add_prune_command, cmd_prune
 from lepton.cli_ship import add_ship_commands, cmd_card, cmd_profile
 from lepton.cli_sweep import add_sweep_command, cmd_sweep
 from lepton.data import DATASET_NAMES
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
 
 
 def _filters(text: str) -> tuple[int, ...]:
@@ -74,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                           default="list")
     datasets.add_argument("target", nargs="?", help="import: the .zip/.npz file; delete: a name")
     datasets.add_argument("--name", help="import: the new dataset's name, e.g. pets-32")
-    datasets.add_argument("--size", type=_positive_int, default=28,
+    datasets.add_argument("--size", type=positive_int, default=28,
                           help="import: input height and width in pixels")
     datasets.add_argument("--channels", type=int, choices=(1, 3), default=1,
                           help="import: 1 grayscale, 3 RGB")
@@ -124,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = command("predict", "predict image files with a stored run")
     predict.add_argument("--run", default="latest", help="run id, latest or best")
-    predict.add_argument("--top", type=_positive_int, default=3, help="classes to list")
+    predict.add_argument("--top", type=positive_int, default=3, help="classes to list")
     predict.add_argument("files", nargs="+", type=Path)
 
     export = command("export", "export a run as TFLite fp32/fp16/int8 and ONNX and measure each "
@@ -133,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--variants", type=_variants,
                         default="fp32,fp16,int8-dynamic,int8-full,onnx",
                         help="comma-separated: fp32, fp16, int8-dynamic, int8-full, onnx")
-    export.add_argument("--repeats", type=_positive_int, default=1000,
+    export.add_argument("--repeats", type=positive_int, default=1000,
                         help="single-image latency samples per variant")
     export.add_argument("--progress-file", type=Path,
                         help="also publish progress as JSON there (the app follows it)")
@@ -234,19 +236,12 @@ def _report_epochs(store, run_id: int, epochs: int, reported: int) -> int:
     return reported + len(rows)
 
 
-def _resolve(store, reference: str) -> dict:
-    try:
-        return store.resolve(reference)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-
-
 def cmd_evaluate(args, store) -> int:
     from lepton.data import load_dataset
     from lepton.evaluation import evaluate_probabilities
     from lepton.prediction import predictor_for
 
-    run = _resolve(store, args.run)
+    run = resolve(store, args.run)
     dataset = load_dataset(args.dataset or run["dataset"])
     predictor = predictor_for(run["model_path"], convert_missing=True)
     expected = predictor.input_shape
@@ -270,7 +265,7 @@ def cmd_evaluate(args, store) -> int:
 def cmd_predict(args, store) -> int:
     from lepton import prediction
 
-    run = _resolve(store, args.run)
+    run = resolve(store, args.run)
     try:
         reference = prediction.ModelReference.of_run(run)
     except ValueError as error:
@@ -343,7 +338,7 @@ def _export(args, store, on_progress) -> tuple[dict, object, list[dict]]:
     from lepton.data import load_dataset
     from lepton.export import export_run
 
-    run = _resolve(store, args.run)
+    run = resolve(store, args.run)
     dataset = load_dataset(run["dataset"])
     progress(f"run {run['id']}: exporting {', '.join(args.variants)} and measuring on "
               f"{len(dataset.y_test):,} {dataset.name} test images")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -21,3 +22,19 @@ def emit(args, document: dict, lines: list[str]) -> None:
 def progress(text: str) -> None:
     """What is happening now, on stderr (stdout holds only the answer)."""
     print(text, file=sys.stderr, flush=True)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def resolve(store, reference: str) -> dict:
+    """A finished run by id, latest or best; a usage error (exit 2) when there is none."""
+    try:
+        return store.resolve(reference)
+    except ValueError as error:
+        raise UsageError(str(error)) from None

@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 
-from lepton.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from lepton.cli_common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, positive_int, resolve
 
 KEYS = ("run_id", "parent_run_id", "sparsity", "test_accuracy", "parent_test_accuracy",
         "gzip_bytes", "parent_gzip_bytes", "weights_gzip_bytes", "parent_weights_gzip_bytes",
@@ -20,7 +20,8 @@ def add_prune_command(command) -> None:
     prune.add_argument("--run", default="latest", help="run id, latest or best")
     prune.add_argument("--sparsity", type=float, required=True,
                        help="share of the Conv2D and Dense weights set to zero, e.g. 0.8")
-    prune.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs (default 3)")
+    prune.add_argument("--epochs", type=positive_int, default=3,
+                       help="fine-tuning epochs (default 3)")
     prune.add_argument("--schedule", default="gradual", help="gradual (default) or one-shot")
     prune.add_argument("--scope", default="global",
                        help="global (default: one threshold over all layers) or layer")
@@ -30,7 +31,7 @@ def cmd_prune(args, store) -> int:
     from lepton.jobs import JobManager
     from lepton.pruning import PruneSpec, start_pruning
 
-    parent = store.resolve(args.run)
+    parent = resolve(store, args.run)
     try:
         spec = PruneSpec(parent["id"], args.sparsity, args.epochs, args.schedule, args.scope)
     except ValueError as error:

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from lepton.cli_common import EXIT_OK
+from lepton.cli_common import EXIT_OK, positive_int, resolve
 
 
 def add_ship_commands(command) -> None:
@@ -14,7 +14,8 @@ def add_ship_commands(command) -> None:
     profile = command("profile", "time each layer of a run on its own in LiteRT (one image and "
                                  "per image of a batch of 256) beside its MACs")
     profile.add_argument("--run", default="latest", help="run id, latest or best")
-    profile.add_argument("--repeats", type=int, default=300, help="one-image samples per layer")
+    profile.add_argument("--repeats", type=positive_int, default=300,
+                         help="one-image samples per layer")
     profile.add_argument("--progress-file", type=Path,
                          help="also publish progress as JSON there (the app follows it)")
     card = command("card", "write a Markdown model card of a run, every figure read from the "
@@ -33,7 +34,7 @@ def cmd_profile(args, store) -> int:
     from lepton.data import load_dataset
     from lepton.profiling import profile_run
 
-    run = store.resolve(args.run)
+    run = resolve(store, args.run)
     published = ProgressFile(args.progress_file, _say) if args.progress_file else None
     try:
         document = profile_run(store, run, load_dataset(run["dataset"]), args.repeats,
@@ -63,7 +64,7 @@ def cmd_profile(args, store) -> int:
 def cmd_card(args, store) -> int:
     from lepton.model_card import write_card
 
-    run = store.resolve(args.run)
+    run = resolve(store, args.run)
     path = write_card(store, run, args.card_path, on_progress=_say)
     if args.json:
         print(json.dumps({"run_id": run["id"], "path": str(path)}, indent=2), file=args.output)

@@ -55,6 +55,9 @@ def with_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarra
 def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     """The T in [0.05, 20] that minimises cross-entropy of `probabilities` on `labels`."""
     labels = np.asarray(labels)
+    if len(labels) != len(probabilities):
+        raise ValueError(f"Expected one label per prediction, got {len(labels)} labels for "
+                         f"{len(probabilities)} predictions.")
     rows = np.arange(len(labels))
 
     def loss(log_temperature: float) -> float:

@@ -54,10 +54,9 @@ def card_text(store, run: dict, on_progress=None) -> str:
         f"on {cpu_model()}. Every figure is read from the run store (`{store.home}`) or measured "
         "while writing this card; nothing is typed in.", "",
         "## Model", "",
-        f"A convolutional network of {len(model.layers)} layers, {metrics.get('params', 0):,} "
+        f"A convolutional network of {len(model.layers)} layers, {model.count_params():,} "
         f"parameters and {sum(row['macs'] for row in rows):,} multiply-accumulates per image. "
-        f"Files: `model.keras` {_number(metrics.get('model_bytes'), '{:,}')} bytes, LiteRT fp32 "
-        f"`model.tflite` {_number(metrics.get('tflite_bytes'), '{:,}')} bytes.", "",
+        f"Files: {_files_text(run)}.", "",
         *_table(["layer", "type", "output", "parameters", "MACs per image"],
                 [[row["name"], row["type"], "×".join(map(str, row["output_shape"])),
                   f"{row['params']:,}", f"{row['macs']:,}"] for row in rows]), "",
@@ -78,9 +77,9 @@ def card_text(store, run: dict, on_progress=None) -> str:
         f"{_number(timings.get('cpu_seconds'), '{:.1f}')} CPU-s), "
         f"{_number(timings.get('samples_per_second'), '{:,.0f}')} samples/s over "
         f"{timings.get('epochs_done', '?')} epochs.",
-        f"Cost {settings.currency}{_number(costs.get('money'), '{:.5f}')} "
-        f"({costs.get('money_inputs', 'no timings')}); energy "
-        f"{_number(costs.get('energy_wh'), '{:.3f}')} Wh ({costs.get('energy_method', '')}).",
+        f"Cost {settings.currency}{costs['money']:.5f} ({costs['money_inputs']}); energy "
+        f"{costs['energy_wh']:.3f} Wh ({costs['energy_method']})." if costs
+        else "Cost and energy: not measured (the run has no timings).",
         *([f"Found by sweep {metrics['sweep']['id']} (trial {metrics['sweep']['trial']})."]
           if metrics.get("sweep") else []), "",
         "## Accuracy", "",
@@ -124,6 +123,14 @@ def _installed(package: str) -> bool:
     except metadata.PackageNotFoundError:
         return False
     return True
+
+
+def _files_text(run: dict) -> str:
+    """The model files the run has, with their sizes read from disk now."""
+    folder = Path(run["model_path"]).parent
+    present = [(name, folder / name) for name in ("model.keras", "model.tflite")
+               if (folder / name).is_file()]
+    return ", ".join(f"`{name}` {path.stat().st_size:,} bytes" for name, path in present)
 
 
 def _trained_on(run: dict) -> str:
@@ -196,8 +203,9 @@ def _limits(run: dict, metrics: dict, confidence: dict) -> list[str]:
         lines.append("- Expects one handwritten digit per picture, MNIST-style; several "
                      "digits, letters, photos of scenes or digits touching the border are "
                      "outside what it learnt, and it will still name a digit.")
-    lines.append(f"- Measured on {_number(metrics.get('test_samples'), '{:,}')} test images of "
-                 f"`{run['dataset']}` only; accuracy on other pictures may be lower.")
+    tested = metrics.get("test_samples") or confidence.get("test_images")
+    lines.append(f"- Measured on {_number(tested, '{:,}')} test images of `{run['dataset']}` "
+                 "only; accuracy on other pictures may be lower.")
     if "error" not in confidence and confidence["as_trained"]["ece"] > 0.05:
         lines.append(f"- Its confidence is off by {confidence['as_trained']['ece']:.1%} on "
                      "average (ECE): do not read a probability as a chance of being right "

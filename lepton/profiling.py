@@ -134,7 +134,15 @@ def load_profile(store, run: dict) -> dict | None:
 
 
 def start_profile(store, run_id: int):
-    """Starts `lepton profile` for a run in its own process (the app's way in)."""
+    """Starts `lepton profile` for a run in its own process (the app's way in).
+
+    Raises:
+        ValueError: a profile of this run is being measured already.
+    """
+    running = profile_progress(store, run_id)
+    if running and running["status"] == "running":
+        raise ValueError(f"Run {run_id} is being profiled already (process {running['pid']}); "
+                         "wait for it to finish.")
     folder = store.run_folder(run_id)
     return background.start(["lepton", "profile", "--run", str(run_id), "--progress-file",
                              str(folder / PROGRESS_FILE)], folder / "profile.log",

@@ -153,7 +153,11 @@ def profile_ui(run: dict) -> dict | None:
         if not running and st.button(t("architecture.profile_start"), icon=":material/timer:",
                                      key="profile_start",
                                      help=t("architecture.profile_start_help")):
-            start_profile(store, run["id"])
+            try:
+                start_profile(store, run["id"])
+            except ValueError as error:  # another session started it a moment ago
+                st.info(reason(error))
+                return None
             st.rerun()
         return None
     st.plotly_chart(charts.profile_figure(profile, language()), key="profile_chart")

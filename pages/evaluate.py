@@ -59,8 +59,8 @@ def calibration_ui(run: dict) -> None:
     columns[3].metric(t("evaluate.nll_scaled"), f"{after['nll']:.4f}",
                       delta=f"{after['nll'] - before['nll']:+.4f}", delta_color="inverse")
     st.plotly_chart(charts.reliability_figure(report, language()), key="reliability")
-    st.caption(t("evaluate.calibration_caption", validation=report["validation_images"],
-                 test=report["test_images"], confidence=f"{before['mean_confidence']:.2%}",
+    st.caption(t("evaluate.calibration_caption", validation=f"{report['validation_images']:,}",
+                 test=f"{report['test_images']:,}", confidence=f"{before['mean_confidence']:.2%}",
                  accuracy=f"{before['accuracy']:.2%}"))
 
 

@@ -1,5 +1,7 @@
 """Runs: every run in a table, learning curves side by side, accuracy against cost."""
 
+import uuid
+
 import pandas as pd
 import streamlit as st
 
@@ -101,9 +103,9 @@ def card_ui(store, run_id: int, column) -> None:
     """Writes the run's model card (figures measured now, in a worker process) to download."""
     if column.button(t("runs.write_card"), key="write_card", icon=":material/description:",
                      help=t("runs.write_card_help")):
-        clicks = st.session_state.get("card_clicks", 0) + 1  # measured anew on every click
-        st.session_state["card_clicks"] = clicks
-        ticket = get_work_pool().submit(("model card", str(store.home), run_id, clicks),
+        # A key of its own: the pool keeps answers for every session, and a card is measured
+        # anew on every click.
+        ticket = get_work_pool().submit(("model card", str(store.home), run_id, uuid.uuid4().hex),
                                         model_card.card_for, str(store.home), run_id)
         wait_for([ticket], t("runs.writing_card"))
         st.session_state["model_card"] = (run_id, ticket.result())
