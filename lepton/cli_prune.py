@@ -65,16 +65,18 @@ def _text(document: dict) -> str:
     if document["status"] != "done":
         return f"run {document['run_id']}: {document['status']} {document['reason']}"
 
-    def size(value):
-        return "?" if value is None else f"{value:,} B"
+    def figure(value, pattern: str) -> str:
+        return "not measured" if value is None else pattern.format(value)
 
     return "\n".join([
-        f"run {document['run_id']}: {document['sparsity']:.1%} of the weights are zero "
-        f"(pruned from run {document['parent_run_id']})",
-        f"test accuracy {document['test_accuracy']:.4f} "
-        f"(parent {document['parent_test_accuracy']:.4f})",
-        f"LiteRT fp32 gzipped {size(document['gzip_bytes'])} (parent "
-        f"{size(document['parent_gzip_bytes'])}); with int8 {size(document['int8_gzip_bytes'])}",
-        f"one-image latency {document['latency_ms']:.3f} ms (parent "
-        f"{document['parent_latency_ms']:.3f} ms: unstructured zeros are still multiplied)",
+        f"run {document['run_id']}: {figure(document['sparsity'], '{:.1%}')} of the weights are "
+        f"zero (pruned from run {document['parent_run_id']})",
+        f"test accuracy {figure(document['test_accuracy'], '{:.4f}')} "
+        f"(parent {figure(document['parent_test_accuracy'], '{:.4f}')})",
+        f"LiteRT fp32 gzipped {figure(document['gzip_bytes'], '{:,} B')} (parent "
+        f"{figure(document['parent_gzip_bytes'], '{:,} B')}); with int8 "
+        f"{figure(document['int8_gzip_bytes'], '{:,} B')}",
+        f"one-image latency {figure(document['latency_ms'], '{:.3f} ms')} (parent "
+        f"{figure(document['parent_latency_ms'], '{:.3f} ms')}: unstructured zeros are still "
+        "multiplied)",
     ])

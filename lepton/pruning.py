@@ -128,7 +128,9 @@ def make_callback(spec: PruneSpec):
         def _prune(self, sparsity: float) -> None:
             layers = prunable_layers(self.model)
             kernels = [_kernel(layer) for layer in layers]
-            if self.masks is None or abs(sparsity - self.current) > 1e-4:
+            # Masks follow the schedule in steps of 1e-4, and always land on the target.
+            if self.masks is None or abs(sparsity - self.current) > 1e-4 or (
+                    sparsity == spec.sparsity != self.current):
                 self.masks = keep_masks(kernels, sparsity, spec.scope)
                 self.current = sparsity
             for layer, kernel, mask in zip(layers, kernels, self.masks):
@@ -178,7 +180,9 @@ def pruning_figures(store, spec: dict, model, model_path, dataset) -> dict:
 
     before = np.concatenate([_kernel(layer).ravel() for layer in prunable_layers(parent_model)])
     after = np.concatenate([_kernel(layer).ravel() for layer in prunable_layers(model)])
-    edges = np.linspace(-np.abs(before).max(), np.abs(before).max(), HISTOGRAM_BINS + 1)
+    # Edges over both: fine-tuning can push a kept weight past the parent's largest.
+    reach = max(np.abs(before).max(), np.abs(after).max())
+    edges = np.linspace(-reach, reach, HISTOGRAM_BINS + 1)
     parent_tflite = Path(parent["model_path"]).with_name("model.tflite")
     if not parent_tflite.is_file():  # a run from before Lepton kept a LiteRT copy
         parent_tflite = export_tflite(parent_model, folder / "parent.tflite", "fp32")

@@ -185,11 +185,12 @@ def prune_ui(run: dict) -> None:
                                         key="prune_sparsity")
     epochs = columns[1].slider(t("optimize.prune_epochs"), 1, 10, 3, key="prune_epochs",
                                help=t("optimize.prune_epochs_help"))
+    # Labels resolved now: a format_func calling t() later could meet another language.
+    schedules = {name: t(f"optimize.prune_{name}") for name in SCHEDULES}
+    scopes = {name: t(f"optimize.prune_scope_{name}") for name in SCOPES}
     schedule = columns[2].selectbox(t("optimize.prune_schedule"), SCHEDULES,
-                                    format_func=lambda name: t(f"optimize.prune_{name}"),
-                                    key="prune_schedule")
-    scope = columns[3].selectbox(t("optimize.prune_scope"), SCOPES,
-                                 format_func=lambda name: t(f"optimize.prune_scope_{name}"),
+                                    format_func=schedules.get, key="prune_schedule")
+    scope = columns[3].selectbox(t("optimize.prune_scope"), SCOPES, format_func=scopes.get,
                                  key="prune_scope")
     latest = get_snapshot().latest()
     active = bool(latest and is_active(latest))
