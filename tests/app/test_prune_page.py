@@ -133,8 +133,7 @@ def test_pruning_from_the_page_fills_the_table_charts_and_downloads(finished_run
 
 
 def open_in_chinese(run_id: int) -> AppTest:
-    """The Optimize page in 简体中文 with `run_id` chosen, in its first run (see the xfail
-    below: a second run of this page in Chinese fails under AppTest)."""
+    """The Optimize page in 简体中文 with `run_id` chosen, in its first run."""
     at = session.new_session()
     at.session_state["language"] = "zh"
     at.session_state["optimize_run"] = run_id
