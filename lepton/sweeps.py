@@ -350,8 +350,12 @@ class _Driver:
         }
 
     def _importance(self) -> dict:
-        """Each objective's parameter importances (Optuna's default evaluator), once at least
-        five trials are measured and some parameter varies."""
+        """Each objective's parameter importances (Optuna's default evaluator, PED-ANOVA),
+        once at least five trials are measured and some parameter varies.
+
+        PED-ANOVA explains what reaches *low* target values, so each objective goes in signed
+        as a cost (accuracy negated).
+        """
         import optuna
 
         complete = self.study.get_trials(deepcopy=False,
@@ -360,9 +364,13 @@ class _Driver:
             return {}
         result = {}
         for index, name in enumerate(self.spec.objectives):
+            sign = OBJECTIVES[name].sign
             try:
-                result[name] = optuna.importance.get_param_importances(
-                    self.study, target=lambda trial, index=index: trial.values[index])
+                with warnings.catch_warnings():  # its reminder of the above
+                    warnings.simplefilter("ignore", UserWarning)
+                    result[name] = optuna.importance.get_param_importances(
+                        self.study,
+                        target=lambda trial, index=index, sign=sign: sign * trial.values[index])
             except (ValueError, RuntimeError):  # e.g. every trial tried the same values
                 return {}
         return result
