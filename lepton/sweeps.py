@@ -22,11 +22,12 @@ from pathlib import Path
 
 from lepton.costs import load_settings
 from lepton.data import describe_datasets
-from lepton.i18n import Message, message
+from lepton.i18n import message
 from lepton.objectives import OBJECTIVES, figures, violations
 from lepton.querystate import to_query
 from lepton.recipes import default_config
 from lepton.registry import RunStore, default_home
+from lepton.study_rows import keep_reason, recorded_reason, trial_row
 from lepton.sweep_spec import SweepError, read_spec
 from lepton.sweep_state import (
     pareto,
@@ -258,7 +259,7 @@ class _Driver:
             entry["reason"] = entry["reason"] or (
                 message("balance.reason_ended", status=run["status"]) if run["status"] != "done"
                 else message("balance.reason_unmeasured", figures=", ".join(missing)))
-            _keep_reason(trial.set_user_attr, entry["reason"])
+            keep_reason(trial.set_user_attr, entry["reason"])
             self.study.tell(trial, state=optuna.trial.TrialState.PRUNED if state == "pruned"
                             else optuna.trial.TrialState.FAIL)
             return
@@ -273,7 +274,7 @@ class _Driver:
         import optuna
 
         entry.update(status="failed", reason=reason)
-        _keep_reason(trial.set_user_attr, reason)
+        keep_reason(trial.set_user_attr, reason)
         self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def _adopt_orphans(self) -> None:
@@ -287,7 +288,7 @@ class _Driver:
             set_attribute = functools.partial(self.study._storage.set_trial_user_attr,
                                               trial._trial_id)
             set_attribute("interrupted", True)
-            _keep_reason(set_attribute, reason)
+            keep_reason(set_attribute, reason)
             self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
             run_id = trial.user_attrs.get("run_id")
             run = self.store.get_run(run_id) if run_id else None
@@ -299,42 +300,23 @@ class _Driver:
 
     def trials(self) -> list[dict]:
         """Every trial of the study (earlier drivers' too), as the page and the CLI show it."""
-        import optuna
-
         rows = []
         for trial in self.study.get_trials(deepcopy=False):
             live = self.live.get(trial.number)
             if live is not None:
                 rows.append({**live, "run_id": live.get("run_id")})
                 continue
-            measured = trial.user_attrs.get("figures") or {}
-            done = trial.state == optuna.trial.TrialState.COMPLETE
-            over = {key.split(":", 1)[1]: value for key, value in trial.system_attrs.items()
-                    if key.startswith("constraints:")} if done else {}
-            rows.append({
-                "number": trial.number, "run_id": trial.user_attrs.get("run_id"),
-                "params": dict(trial.params), "setup": trial.user_attrs.get("setup", {}),
-                "status": _state_name(trial),
-                "values": dict(zip(self.spec.objectives, trial.values)) if done else {},
-                "figures": measured, "violations": over,
-                "feasible": all(value <= 0 for value in over.values()) if done else None,
-                "worker": trial.user_attrs.get("worker", ""),
-                "cpu": trial.user_attrs.get("cpu", ""),
-                "reason": trial.user_attrs.get("reason", ""),
-                **({"reason_message": trial.user_attrs["reason_message"]}
-                   if "reason_message" in trial.user_attrs else {}),
-                "trial_seconds": trial.user_attrs.get("trial_seconds"),
-            })
+            rows.append(trial_row(trial, self.spec.objectives))
         return rows
 
     def state(self) -> dict:
-        trials = [_recorded(trial, "reason") for trial in self.trials()]
+        trials = [recorded_reason(trial, "reason") for trial in self.trials()]
         objectives = self.spec.objectives
         front = pareto(trials, objectives)
         pick = recommended(trials, objectives)
         fields = train_fields(default_config(self.home))
         return {
-            "sweep_id": self.sweep_id, "status": self.status, **_recorded({}, "reason",
+            "sweep_id": self.sweep_id, "status": self.status, **recorded_reason({}, "reason",
                                                                            self.reason),
             "spec": self.spec.to_dict(), "driver": {**this_process(), **self.cluster_view},
             "updated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -380,31 +362,6 @@ class _Driver:
         write_state(self.home, self.sweep_id, state)
         if self.on_change:
             self.on_change(state)
-
-
-def _keep_reason(set_attribute, reason) -> None:
-    """Keeps a trial's reason in the study, and its message so it reads in any language."""
-    set_attribute("reason", str(reason))
-    if isinstance(reason, Message):
-        set_attribute("reason_message", reason.to_dict())
-
-
-def _recorded(document: dict, name: str, text=None) -> dict:
-    """`document` with `name` as text and, for a Message, `name_message` (lepton.i18n.recorded)."""
-    text = document.get(name, "") if text is None else text
-    document = {**document, name: str(text)}
-    if isinstance(text, Message):
-        document[f"{name}_message"] = text.to_dict()
-    return document
-
-
-def _state_name(trial) -> str:
-    import optuna
-
-    if trial.user_attrs.get("interrupted"):
-        return "interrupted"
-    return {optuna.trial.TrialState.COMPLETE: "done", optuna.trial.TrialState.PRUNED: "pruned",
-            optuna.trial.TrialState.RUNNING: "running"}.get(trial.state, "failed")
 
 
 def _failure_text(error, entry: dict) -> str:
