@@ -94,9 +94,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     cost = overhead(args.overhead_trials)
-    with tempfile.TemporaryDirectory() as folder:
-        tpe = sweep(Path(folder) / "tpe", args.trials, "tpe", args.seed)
-        grid = sweep(Path(folder) / "grid", args.trials, "grid", args.seed)
+    # Kept after the run (the path is printed): 48 trainings are worth looking at again.
+    folder = Path(tempfile.mkdtemp(prefix="lepton-sweeps-benchmark-"))
+    print(f"sweeps kept in {folder}", file=sys.stderr)
+    tpe = sweep(folder / "tpe", args.trials, "tpe", args.seed)
+    grid = sweep(folder / "grid", args.trials, "grid", args.seed)
     slowest = max(trial["values"]["train_seconds"] for result in (tpe, grid)
                   for trial in result["measured"])
     reference = [slowest * 1.1, 0.0]  # no faster than the slowest trial, no accuracy at all

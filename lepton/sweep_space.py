@@ -86,6 +86,27 @@ class SearchSpace:
                 values[dimension.name] = round(value, 6)  # 0.15, not 0.15000000000000002
         return values
 
+    def grid(self, seed: int | None = None) -> list[dict]:
+        """Every setup of a space of choices and integer ranges, in a seeded random order
+        (so a grid cut short by its budget still spreads over the space).
+
+        Raises:
+            ValueError: a float range is in the space.
+        """
+        import itertools
+        import random
+
+        if self.size() is None:
+            raise ValueError("A grid needs choices or integer ranges only; give the float "
+                             "ranges (e.g. dropout) as choices.")
+        axes = [list(dimension.choices) if dimension.choices
+                else list(range(int(dimension.low), int(dimension.high) + 1))
+                for dimension in self.dimensions]
+        names = [dimension.name for dimension in self.dimensions]
+        setups = [dict(zip(names, values)) for values in itertools.product(*axes)]
+        random.Random(seed).shuffle(setups)
+        return setups
+
     def size(self) -> int | None:
         """How many different setups the space holds, or None when a float range is in it."""
         total = 1

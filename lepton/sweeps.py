@@ -90,6 +90,9 @@ class _Driver:
             directions=[OBJECTIVES[name].direction for name in self.spec.objectives],
             sampler=self._sampler())
         self.study.set_user_attr("lepton_spec", self.spec.to_dict())
+        if self.spec.sampler == "grid" and not self.study.get_trials(deepcopy=False):
+            for setup in self.space.grid(self.spec.seed):
+                self.study.enqueue_trial(setup)
         self.live: dict[int, dict] = {}  # trial number → what this driver knows of it now
         self.events: queue.Queue = queue.Queue()
         self.started = time.monotonic()
@@ -99,10 +102,10 @@ class _Driver:
         import optuna
 
         if self.spec.sampler == "grid":
-            return optuna.samplers.GridSampler({
-                dimension.name: list(dimension.choices) if dimension.choices
-                else list(range(int(dimension.low), int(dimension.high) + 1))
-                for dimension in self.space.dimensions}, seed=self.spec.seed)
+            # Every setup queued in the study in a seeded order (kept across resumes), asked
+            # for in turn. Not Optuna's GridSampler: it calls `study.stop()` when the grid is
+            # spent, which raises outside `study.optimize` (ask-and-tell).
+            return optuna.samplers.RandomSampler(seed=self.spec.seed)
         with warnings.catch_warnings():  # multivariate TPE is marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.samplers.TPESampler(
@@ -171,8 +174,11 @@ class _Driver:
     def _remaining(self) -> int:
         """Trials still to ask for: the budget less every trial that ended, except those a
         dead driver left unfinished (they are asked again)."""
+        import optuna
+
         counted = [trial for trial in self.study.get_trials(deepcopy=False)
-                   if not trial.user_attrs.get("interrupted")]
+                   if not trial.user_attrs.get("interrupted")
+                   and trial.state != optuna.trial.TrialState.WAITING]  # a queued grid setup
         budget = self.spec.trials
         if self.spec.sampler == "grid":  # a grid has no more setups than its size
             budget = min(budget, self.space.size())
@@ -301,7 +307,11 @@ class _Driver:
     def trials(self) -> list[dict]:
         """Every trial of the study (earlier drivers' too), as the page and the CLI show it."""
         rows = []
+        import optuna
+
         for trial in self.study.get_trials(deepcopy=False):
+            if trial.state == optuna.trial.TrialState.WAITING:  # a grid setup not asked yet
+                continue
             live = self.live.get(trial.number)
             if live is not None:
                 rows.append({**live, "run_id": live.get("run_id")})

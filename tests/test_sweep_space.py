@@ -271,3 +271,18 @@ def test_every_suggested_setup_builds_configs():
         assert model_config.filters == tuple(values[f"filters{index}"]
                                              for index in range(1, values["blocks"] + 1))
         assert train_config.optimizer == values["optimizer"]
+
+
+def test_a_grid_lists_every_setup_once_in_a_seeded_order():
+    from lepton.train_fields import train_fields
+    from lepton.training import TrainConfig
+
+    space = parse_space("filters1=8,16,32 dense=32,128 epochs=2..3", train_fields(TrainConfig()))
+    grid = space.grid(seed=1)
+    assert len(grid) == space.size() == 12
+    assert {tuple(sorted(setup.items())) for setup in grid} == {
+        (("dense", dense), ("epochs", epochs), ("filters1", filters))
+        for filters in (8, 16, 32) for dense in (32, 128) for epochs in (2, 3)}
+    assert grid == space.grid(seed=1) and grid != space.grid(seed=2)
+    with pytest.raises(ValueError, match="float ranges"):
+        parse_space("dropout=0..0.3", train_fields(TrainConfig())).grid()

@@ -210,3 +210,13 @@ def test_a_trial_far_under_the_accuracy_floor_stops_from_half_way():
     unlimited = _EarlyStop(floor=None, epochs=10)
     unlimited.see({"epoch": 9, "val_accuracy": 0.1})
     assert not unlimited.stopped
+
+
+def test_a_grid_sweep_trains_each_setup_once_within_its_budget(tmp_path):
+    result = sweep(tmp_path, "--dataset", "mnist-5k", "--trials", "3", "--sampler", "grid",
+                   "--space", "subset=300 epochs=1 filters1=8 dense=16,32", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = json.loads(result.stdout)["trials"]
+    # The grid holds two setups: a budget of three trains each once, and no more.
+    assert sorted(trial["params"]["dense"] for trial in trials) == [16, 32]
+    assert [trial["status"] for trial in trials] == ["done", "done"]
