@@ -49,8 +49,13 @@ def overhead(count: int) -> dict:
         requests.append({"sweep_id": 0, "trial": index, "dataset": "mnist-5k",
                          "model_config": model_config.to_dict(),
                          "train_config": train_config.to_dict()})
-    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+    import dask
+
+    from lepton.sweeps import MEASURING_WORKER
+
+    with dask.config.set(MEASURING_WORKER):  # as the sweep's own local cluster
+        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
     client = Client(cluster)
     try:
         run_trial(requests[0])  # both warm: TensorFlow imported, first graphs traced
@@ -92,8 +97,14 @@ def main() -> None:
     parser.add_argument("--overhead-trials", type=int, default=8)
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overhead-only", action="store_true",
+                        help="part 1 only; its result is printed, not written")
     args = parser.parse_args()
     cost = overhead(args.overhead_trials)
+    if args.overhead_only:
+        print(json.dumps({"local": cost["local"], "dask": cost["dask"],
+                          "overhead": cost["overhead"]}, indent=2))
+        return
     # Kept after the run (the path is printed): 48 trainings are worth looking at again.
     folder = Path(tempfile.mkdtemp(prefix="lepton-sweeps-benchmark-"))
     print(f"sweeps kept in {folder}", file=sys.stderr)

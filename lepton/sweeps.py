@@ -42,6 +42,15 @@ from lepton.sweep_trial import event_topic, run_trial, stop_event_name, store_ou
 from lepton.train_fields import configs_from_values, train_fields
 
 CONNECT_SECONDS = 5  # how long to try a scheduler before saying it cannot be reached
+# A Dask worker samples every thread's stack each 10 ms and the GIL each 1 ms, and starts its
+# processes with one OpenMP thread and an eager malloc trim: together a trial ran ~15 % slower
+# there than the same trial in a plain process (benchmarks/sweeps.py). Measured times are
+# objectives, so the local cluster's workers run like the Train page's worker.
+MEASURING_WORKER = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.nanny.pre-spawn-environ": {},
+}
 POLL_SECONDS = 0.5
 
 
@@ -49,16 +58,20 @@ def connect(scheduler: str):
     """A Dask client: of the cluster at `scheduler`, or of a new LocalCluster on this host.
 
     The local cluster has one worker process, one trial at a time, so that each trial's time
-    is measured with the host to itself, as on the Train page.
+    is measured with the host to itself, as on the Train page, and its workers do not profile
+    themselves (`MEASURING_WORKER`; workers of another cluster: set the same in their Dask
+    config, e.g. DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False).
 
     Raises:
         SweepError: the scheduler did not answer within `CONNECT_SECONDS`.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     if not scheduler:
-        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        with dask.config.set(MEASURING_WORKER):  # the workers take the config at their start
+            cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout=f"{CONNECT_SECONDS}s"), None
