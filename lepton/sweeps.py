@@ -42,13 +42,16 @@ from lepton.sweep_trial import event_topic, run_trial, stop_event_name, store_ou
 from lepton.train_fields import configs_from_values, train_fields
 
 CONNECT_SECONDS = 5  # how long to try a scheduler before saying it cannot be reached
-# A Dask worker samples every thread's stack each 10 ms and the GIL each 1 ms, and starts its
-# processes with one OpenMP thread and an eager malloc trim: together a trial ran ~15 % slower
-# there than the same trial in a plain process (benchmarks/sweeps.py). Measured times are
-# objectives, so the local cluster's workers run like the Train page's worker.
+# A Dask worker samples every thread's stack each 10 ms and the GIL each 1 ms, wakes its event
+# loop every 20 ms and starts its processes with one OpenMP thread and an eager malloc trim:
+# together a trial ran ~15 % slower there than the same trial in a plain process
+# (benchmarks/sweeps.py). Measured times are objectives, so the local cluster's workers run
+# like the Train page's worker.
 MEASURING_WORKER = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.tick.interval": "500ms",
     "distributed.nanny.pre-spawn-environ": {},
 }
 POLL_SECONDS = 0.5
