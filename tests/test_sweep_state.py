@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import pytest
 
@@ -85,7 +86,18 @@ def test_a_sweep_with_only_a_spec_reads_as_created(tmp_path):
     spec = {"objectives": list(OBJECTIVES), "trials": 12}
     (sweep_folder(tmp_path, sweep_id) / "spec.json").write_text(json.dumps(spec))
     assert read_state(tmp_path, sweep_id) == {"sweep_id": sweep_id, "status": "created",
-                                              "spec": spec, "trials": []}
+                                              "spec": spec, "trials": [], "driver": None}
+
+
+def test_a_started_sweep_reads_as_starting_until_its_driver_writes(tmp_path):
+    from lepton.background import ProgressFile
+
+    sweep_id = new_sweep_folder(tmp_path)
+    spec = {"objectives": list(OBJECTIVES), "trials": 12}
+    (sweep_folder(tmp_path, sweep_id) / "spec.json").write_text(json.dumps(spec))
+    ProgressFile(sweep_folder(tmp_path, sweep_id) / "progress.json").write(0.0, "starting")
+    state = read_state(tmp_path, sweep_id)  # this process stands in for the starting driver
+    assert state["status"] == "starting" and state["driver"]["pid"] == os.getpid()
 
 
 def test_a_sweep_without_state_or_spec_reads_as_none(tmp_path):
