@@ -19,10 +19,13 @@ def objective_title(name: str, language: str) -> str:
     return f"{title} ({unit})" if unit else title
 
 
-def _axis(name: str, language: str) -> dict:
+def _axis(name: str, language: str, values: list[float] = ()) -> dict:
     axis = dict(title=objective_title(name, language))
     if name in ("accuracy", "val_accuracy"):
         axis["tickformat"] = ".1%"
+        if values:  # Plotly pads one point by ±50 %: keep an accuracy axis within 0..100 %
+            pad = max(0.01, (max(values) - min(values)) * 0.1)
+            axis["range"] = [max(0.0, min(values) - pad), min(1.0, max(values)) + pad / 2]
     return axis
 
 
@@ -69,7 +72,8 @@ def front_figure(trials: list[dict], x: str, y: str, pareto_ids: list[int],
     figure.update_layout(
         title=translate("balance.front_title", language).format(
             x=objective_title(x, language), y=objective_title(y, language)),
-        xaxis=_axis(x, language), yaxis=_axis(y, language), **LAYOUT)
+        xaxis=_axis(x, language, [trial["figures"][x] for trial in measured]),
+        yaxis=_axis(y, language, [trial["figures"][y] for trial in measured]), **LAYOUT)
     return figure
 
 

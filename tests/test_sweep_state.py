@@ -247,3 +247,13 @@ def test_projection_of_no_trials_or_no_workers_is_none(more, workers):
 
 def test_projection_without_measured_trial_times_is_none():
     assert projection([_trial(0, 0.9, 1.0)], 5, 2, 1.0) is None
+
+
+def test_a_front_of_one_trial_keeps_its_accuracy_axis_within_a_hundred_percent():
+    from lepton.sweep_charts import front_figure
+
+    trial = {"status": "done", "run_id": 1, "number": 0, "params": {"epochs": 4},
+             "feasible": True, "figures": {"accuracy": 0.966, "train_seconds": 3.9}}
+    figure = front_figure([trial], "train_seconds", "accuracy", [1], 1)
+    low, high = figure.layout.yaxis.range
+    assert low < 0.966 < high <= 1.0
