@@ -20,6 +20,7 @@ from lepton.cli_common import (
     emit,
     positive_int,
     progress,
+    published_progress,
     resolve,
 )
 from lepton.cli_datasets import cmd_datasets
@@ -296,21 +297,12 @@ def _size(count: int | None) -> str:
 
 
 def cmd_export(args, store) -> int:
-    from lepton.background import ProgressFile
 
     def report(fraction: float, text: str) -> None:
         progress(f"  {text}")
 
-    published = ProgressFile(args.progress_file, report) if args.progress_file else None
-    try:
-        run, dataset, rows = _export(args, store, published or report)
-    except BaseException as error:
-        if published:  # the page following it shows why
-            published.write(0.0, "export failed", status="failed",
-                            error=f"{type(error).__name__}: {error}")
-        raise
-    if published:
-        published.write(1.0, "Done", status="done")
+    with published_progress(args.progress_file, report, "export") as on_progress:
+        run, dataset, rows = _export(args, store, on_progress)
     keys = ("variant", "path", "bytes", "test_accuracy", "p50_ms", "p95_ms",
             "images_per_second", "size_vs_keras", "accuracy_delta", "top1_agreement",
             "max_abs_diff", "convert_seconds", "error")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import contextmanager
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -38,3 +39,21 @@ def resolve(store, reference: str) -> dict:
         return store.resolve(reference)
     except ValueError as error:
         raise UsageError(str(error)) from None
+
+
+@contextmanager
+def published_progress(path, say, what: str):
+    """Progress for `say`, and also into the JSON file at `path` when given (a page follows
+    it): "done" when the block ends, "failed" with the error when it raises."""
+    from lepton.background import ProgressFile
+
+    published = ProgressFile(path, say) if path else None
+    try:
+        yield published or say
+    except BaseException as error:
+        if published:  # the page following it shows why
+            published.write(0.0, f"{what} failed", status="failed",
+                            error=f"{type(error).__name__}: {error}")
+        raise
+    if published:
+        published.write(1.0, "Done", status="done")

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from lepton.cli_common import EXIT_OK, positive_int, resolve
+from lepton.cli_common import EXIT_OK, positive_int, published_progress, resolve
 
 
 def add_ship_commands(command) -> None:
@@ -30,22 +30,13 @@ def _say(fraction: float, text: str) -> None:
 
 
 def cmd_profile(args, store) -> int:
-    from lepton.background import ProgressFile
     from lepton.data import load_dataset
     from lepton.profiling import profile_run
 
     run = resolve(store, args.run)
-    published = ProgressFile(args.progress_file, _say) if args.progress_file else None
-    try:
+    with published_progress(args.progress_file, _say, "profile") as on_progress:
         document = profile_run(store, run, load_dataset(run["dataset"]), args.repeats,
-                               on_progress=published or _say)
-    except BaseException as error:
-        if published:  # the page following it shows why
-            published.write(0.0, "profile failed", status="failed",
-                            error=f"{type(error).__name__}: {error}")
-        raise
-    if published:
-        published.write(1.0, "Done", status="done")
+                               on_progress=on_progress)
     if args.json:
         print(json.dumps(document, indent=2), file=args.output)
         return EXIT_OK

@@ -113,6 +113,8 @@ class _Driver:
         self.events: queue.Queue = queue.Queue()
         self.started = time.monotonic()
         self.status, self.reason, self.cluster_view = "starting", "", {}
+        self.fields = train_fields(default_config(home))  # for the pick's Train-page link
+        self.importance = self._importance()  # worked out again only when a trial is told
 
     def _sampler(self):
         import optuna
@@ -291,6 +293,7 @@ class _Driver:
         entry.update(status="done", values=dict(zip(self.spec.objectives, values)),
                      violations=over, feasible=all(value <= 0 for value in over.values()))
         self.study.tell(trial, values)
+        self.importance = self._importance()
 
     def _fail(self, trial, entry: dict, reason: str) -> None:
         import optuna
@@ -340,7 +343,6 @@ class _Driver:
         objectives = self.spec.objectives
         front = pareto(trials, objectives)
         pick = recommended(trials, objectives)
-        fields = train_fields(default_config(self.home))
         return {
             "sweep_id": self.sweep_id, "status": self.status, **recorded_reason({}, "reason",
                                                                            self.reason),
@@ -353,8 +355,8 @@ class _Driver:
             "trials": trials, "pareto": [trial["run_id"] for trial in front],
             "recommended": None if pick is None else {
                 "run_id": pick["run_id"], "params": pick["params"], "values": pick["values"],
-                "link": to_query(pick["setup"], fields) if pick.get("setup") else {}},
-            "importance": self._importance(),
+                "link": to_query(pick["setup"], self.fields) if pick.get("setup") else {}},
+            "importance": self.importance,
         }
 
     def _importance(self) -> dict:

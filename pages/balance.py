@@ -59,8 +59,7 @@ def space_ui() -> str:
                              key="space_subset", help=t("balance.subset_help"))
     if subset:
         selection["subset"] = [subset]
-    return space_text({name: tuple(value) if isinstance(value, (list, tuple)) and
-                       name in RANGE_FIELDS else value for name, value in selection.items()})
+    return space_text(selection)  # sliders give (low, high) tuples, multiselects lists
 
 
 def new_sweep_ui() -> None:
