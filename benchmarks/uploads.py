@@ -248,8 +248,9 @@ def find_predictor(run_reference: str | None, train: bool):
 
 
 def new_decode(data: bytes):
-    """The new path's decoding alone (a large JPEG at reduced size), for the table's floor."""
-    return imaging._decode(imaging._open(data), draft=True)
+    """The new path's decoding alone (a large JPEG at reduced size, a colour one to its luma),
+    for the table's floor."""
+    return imaging._decode(imaging._open(data), draft=True, luma=True)
 
 
 def measure(uploads: list[Upload], rounds: int, predictor) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lepton.imaging import ImageError, Preprocessed, preparer
+from lepton.imaging import ImageError, Preprocessed, preparer, with_colour_original
 from lepton.inference import (
     FAST_MODEL_NAME,
     LiteRTPredictor,
@@ -153,6 +153,7 @@ def predict(reference: ModelReference, name: str, picture: bytes | np.ndarray) -
         return Prediction(file=name, error=error.args[0] if error.args else str(error))
     probabilities = model(image.input[np.newaxis])[0]
     latency_ms = (time.perf_counter() - started) * 1000
+    image = with_colour_original(image, picture)  # for the strip on screen, after the clock
     classes = len(reference.class_names)
     return Prediction(file=name, image=image, probabilities=probabilities,
                       top=tuple(top_k(probabilities, reference.class_names, classes)),

@@ -18,6 +18,7 @@ from lepton.imaging import (
     _median,
     load_image,
     preprocess_image,
+    with_colour_original,
 )
 from tests.digit_images import drawn_digit_rgba, encode, mnist_digit, realistic_upload
 
@@ -178,12 +179,35 @@ def test_steps_are_labelled_and_displayable():
         "centred 28×28",
     ]
     shapes = [step.image.shape for step in result.steps]
-    assert shapes[0] == (200, 300, 3)
-    assert shapes[1] == shapes[2] == shapes[3] == (200, 300)
+    assert shapes[0] == shapes[1] == shapes[2] == shapes[3] == (200, 300)  # decoded as luma
     assert max(shapes[5]) == 20 and shapes[6] == (28, 28)
     assert all(step.image.dtype == np.uint8 for step in result.steps)
     np.testing.assert_array_equal(result.steps[-1].image, np.round(ink_of(result) * 255))
     assert result.source_size == (300, 200)
+
+
+def test_colour_jpeg_is_decoded_as_luma_and_shown_in_colour():
+    photo = realistic_upload(mnist_digit(3)[0], size=(480, 360), ink=(200, 30, 30), seed=3)
+    result = preprocess_image(photo)
+    full = preprocess_image(Image.open(io.BytesIO(photo)))  # full colour decode, then to L
+    assert result.steps[0].image.ndim == 2
+    assert np.abs(ink_of(result) - ink_of(full)).max() < 0.1
+    shown = with_colour_original(result, photo)
+    original = shown.steps[0].image
+    assert original.shape == (360, 480, 3)
+    red, green = original[..., 0].astype(int), original[..., 1].astype(int)
+    assert (red - green).max() > 100  # the red pen is red again
+    assert shown.steps[1:] == result.steps[1:] and shown.input is result.input
+
+
+@pytest.mark.parametrize("source", [
+    encode(seven(), "PNG"),  # not a JPEG: decoded in colour already
+    encode(seven().convert("L"), "JPEG"),  # a gray JPEG has no colour to show
+    drawn_digit_rgba("4"),  # a drawing's array
+], ids=["png", "gray-jpeg", "array"])
+def test_with_colour_original_leaves_other_pictures_alone(source):
+    result = preprocess_image(source)
+    assert with_colour_original(result, source) is result
 
 
 def test_no_inverted_step_when_not_inverted():
@@ -241,10 +265,10 @@ def test_large_picture_is_reduced_for_work_and_display():
 
 
 @pytest.mark.parametrize("size, working_shape", [
-    ((480, 360), (360, 480, 3)),  # under WORKING_MAX_PIXELS: decoded in full
-    ((800, 600), (300, 400, 3)),  # 1/2 scale
-    ((1600, 1200), (300, 400, 3)),  # 1/4 scale
-    ((4032, 3024), (378, 504, 3)),  # a 12 MP phone photo at 1/8 scale
+    ((480, 360), (360, 480)),  # under WORKING_MAX_PIXELS: decoded in full
+    ((800, 600), (300, 400)),  # 1/2 scale
+    ((1600, 1200), (300, 400)),  # 1/4 scale
+    ((4032, 3024), (378, 504)),  # a 12 MP phone photo at 1/8 scale
 ], ids=["0.17MP", "0.48MP", "1.9MP", "12MP"])
 def test_large_jpeg_is_drafted_and_matches_a_full_decode(size, working_shape):
     width, height = size
@@ -252,7 +276,8 @@ def test_large_jpeg_is_drafted_and_matches_a_full_decode(size, working_shape):
     data = encode(seven(size=size, box=box, width=width // 25), "JPEG", quality=90)
     drafted = preprocess_image(data)
     full = preprocess_image(Image.open(io.BytesIO(data)))  # a caller's PIL image: full decode
-    assert drafted.steps[0].image.shape == working_shape
+    assert drafted.steps[0].image.shape == working_shape  # the JPEG's own luma, drafted
+    assert with_colour_original(drafted, data).steps[0].image.shape == (*working_shape, 3)
     assert drafted.source_size == full.source_size == size  # the upload's size, not the draft's
     assert drafted.inverted == full.inverted
     assert [step.label for step in drafted.steps] == [step.label for step in full.steps]
@@ -278,7 +303,7 @@ def test_drafted_jpeg_keeps_its_exif_orientation(orientation, stored_from_uprigh
                   quality=90)
     result = preprocess_image(data)
     assert result.source_size == (4000, 3000)
-    assert result.steps[0].image.shape == (375, 500, 3)  # decoded at 1/8 scale
+    assert result.steps[0].image.shape == (375, 500)  # decoded at 1/8 scale, as luma
     full = preprocess_image(Image.open(io.BytesIO(data)))
     assert np.abs(ink_of(result) - ink_of(full)).max() < 0.1
     rows, columns = ink_extent(ink_of(result))
@@ -289,9 +314,10 @@ def test_drafted_jpeg_keeps_its_exif_orientation(orientation, stored_from_uprigh
 def test_small_jpeg_is_decoded_in_full():
     data = realistic_upload(mnist_digit(5)[0], size=(560, 420))  # under WORKING_MAX_PIXELS
     result = preprocess_image(data)
-    assert result.steps[0].image.shape == (420, 560, 3)
-    np.testing.assert_array_equal(result.input,
-                                  preprocess_image(Image.open(io.BytesIO(data))).input)
+    assert result.steps[0].image.shape == (420, 560)
+    # Its own luma against Pillow's luminance of its full colour decode: the same but rounding.
+    full = preprocess_image(Image.open(io.BytesIO(data)))
+    assert np.abs(ink_of(result) - ink_of(full)).max() < 0.05
 
 
 def float_picture(data: bytes) -> Image.Image:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from lepton.prediction import ModelReference, picture_key, predict
+from tests.digit_images import mnist_digit, realistic_upload
 
 
 def test_a_run_from_before_the_recorded_fields_gets_the_digit_defaults(finished_run):
@@ -43,3 +44,11 @@ def test_equal_pictures_have_equal_keys_and_different_ones_do_not():
     assert picture_key(pixels) != picture_key(pixels.reshape(4, 3))  # same bytes, other shape
     assert picture_key(b"abc") == picture_key(b"abc") != picture_key(b"abd")
 
+
+
+def test_a_colour_photo_is_shown_in_colour_though_its_luma_is_all_that_is_read(finished_run):
+    photo = realistic_upload(mnist_digit(7)[0], size=(400, 300), ink=(20, 40, 200))
+    answer = predict(ModelReference.of_run(finished_run), "photo.jpg", photo)
+    original, grayscale = answer.image.steps[0].image, answer.image.steps[1].image
+    assert original.shape == (300, 400, 3) and grayscale.shape == (300, 400)
+    assert (original[..., 2].astype(int) - original[..., 0]).max() > 100  # the blue pen

@@ -5,7 +5,7 @@ ratio, then place it in a 28×28 field so that its centre of mass sits at the ce
 
 Modules: `refusals` (ImageError), `decoding` (bytes → picture, size limits), `pixels` (working
 pixels), `ink` (background and crop), `framing` (the 20×20 box in the 28×28 field) and
-`pipelines` (`preprocess_image`, `prepare_plain`, `preparer`).
+`pipelines` (`preprocess_image`, `with_colour_original`, `prepare_plain`, `preparer`).
 """
 
 # `name as name`: private helpers that tests/test_imaging.py and benchmarks/uploads.py read here.
@@ -18,7 +18,14 @@ from lepton.imaging.framing import _fit_to_box as _fit_to_box
 from lepton.imaging.ink import SPECK_FRACTION
 from lepton.imaging.ink import _border_pixels as _border_pixels
 from lepton.imaging.ink import _median as _median
-from lepton.imaging.pipelines import Preprocessed, Step, prepare_plain, preparer, preprocess_image
+from lepton.imaging.pipelines import (
+    Preprocessed,
+    Step,
+    prepare_plain,
+    preparer,
+    preprocess_image,
+    with_colour_original,
+)
 from lepton.imaging.pixels import MIN_INK_CONTRAST, TRANSPARENT_FRACTION
 from lepton.imaging.pixels import _spread_of as _spread_of
 from lepton.imaging.pixels import _to_uint8 as _to_uint8
@@ -39,4 +46,5 @@ __all__ = [
     "prepare_plain",
     "preparer",
     "preprocess_image",
+    "with_colour_original",
 ]

@@ -40,14 +40,16 @@ def load_image(data: bytes) -> Image.Image:
     return _decode(_open(data))[0]
 
 
-def _as_image(source: bytes | Image.Image | np.ndarray) -> tuple[Image.Image, tuple[int, int]]:
+def _as_image(
+    source: bytes | Image.Image | np.ndarray, luma: bool = False
+) -> tuple[Image.Image, tuple[int, int]]:
     """Any accepted source → a decoded, upright, first-frame Pillow image and its full size.
 
-    File bytes of a large JPEG are decoded at reduced size; a Pillow image is the caller's
-    and is decoded in full.
+    File bytes of a large JPEG are decoded at reduced size, and with `luma` a colour JPEG
+    straight to its luminance ("L"); a Pillow image is the caller's and is decoded in full.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _decode(_open(bytes(source)), draft=True)
+        return _decode(_open(bytes(source)), draft=True, luma=luma)
     if isinstance(source, Image.Image):
         _check_size(*source.size)
         return _decode(source)
@@ -88,12 +90,16 @@ def _check_size(width: int, height: int) -> None:
                                  pixels=f"{width * height:,}", limit=f"{MAX_PIXELS:,}"))
 
 
-def _decode(image: Image.Image, draft: bool = False) -> tuple[Image.Image, tuple[int, int]]:
+def _decode(
+    image: Image.Image, draft: bool = False, luma: bool = False
+) -> tuple[Image.Image, tuple[int, int]]:
     """Loads the first frame's pixels and applies the EXIF orientation.
 
     Args:
         image: An opened picture; it is loaded, and with `draft` reconfigured, in place.
         draft: Decode a large JPEG at 1/2, 1/4 or 1/8 scale, keeping `DRAFT_MIN_PIXELS`.
+        luma: Decode a colour JPEG to its luminance only ("L"), for a caller that reads no
+            colour.
 
     Returns:
         The upright picture, and its (width, height) before the draft reduced it.
@@ -101,12 +107,14 @@ def _decode(image: Image.Image, draft: bool = False) -> tuple[Image.Image, tuple
     try:
         image.seek(0)
         width, height = image.size
-        if draft:
-            scale = 1
-            while scale < 8 and width * height > DRAFT_MIN_PIXELS * (2 * scale) ** 2:
-                scale *= 2
-            if scale > 1:  # only JPEG decoders can scale; any other picture ignores this
-                image.draft(image.mode, (max(1, width // scale), max(1, height // scale)))
+        scale = 1
+        while draft and scale < 8 and width * height > DRAFT_MIN_PIXELS * (2 * scale) ** 2:
+            scale *= 2
+        # A JPEG stores luminance as its own channel (Y, the very weights of convert("L")):
+        # decoding only it skips the chroma's inverse DCT, upsampling and colour conversion.
+        mode = "L" if luma and image.format == "JPEG" and image.mode == "RGB" else image.mode
+        if scale > 1 or mode != image.mode:  # only JPEG decoders draft; others ignore it
+            image.draft(mode, (max(1, width // scale), max(1, height // scale)))
         image.load()
         # Turning the drafted picture is up to 64× less work than turning the full one, and
         # an upright picture is not copied, as exif_transpose alone would.

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
 
 from lepton.i18n import Message, message
-from lepton.imaging.decoding import _as_image
+from lepton.imaging.decoding import _as_image, _decode, _open
 from lepton.imaging.framing import BOX_SIZE, FIELD_SIZE, _centre_by_mass, _fit_to_box
 from lepton.imaging.ink import _find_ink, _Gray, _is_dark_on_light, _remove_background
 from lepton.imaging.pixels import _ink_source, _shrink, _to_uint8, _to_working_mode
@@ -50,15 +50,18 @@ def preprocess_image(source: bytes | Image.Image | np.ndarray) -> Preprocessed:
 
     Returns:
         The float32 (28, 28, 1) input, the intermediate pictures, whether the picture was
-        inverted, and the picture's (width, height) before any reduction.
+        inverted, and the picture's (width, height) before any reduction. A colour JPEG is
+        decoded straight to its luminance, so its original step is gray; `with_colour_original`
+        puts the colour one back for display.
 
     Raises:
         ImageError: If the source is unreadable, of an absurd size, or holds no ink.
     """
-    image, source_size = _as_image(source)
+    image, source_size = _as_image(source, luma=True)
     image = _shrink(_to_working_mode(image))
-    steps = [Step(message("predict.step_original"), _to_uint8(np.asarray(image)))]
-    gray = _Gray.of(_ink_source(image))
+    original = _to_uint8(np.asarray(image))
+    steps = [Step(message("predict.step_original"), original)]
+    gray = _Gray.of(original if image.mode == "L" else _ink_source(image))
     steps.append(Step(message("predict.step_grayscale_ink"), _to_uint8(gray.pixels)))
     inverted = _is_dark_on_light(gray)
     if inverted:
@@ -82,6 +85,25 @@ def preprocess_image(source: bytes | Image.Image | np.ndarray) -> Preprocessed:
         inverted=inverted,
         source_size=source_size,
     )
+
+
+def with_colour_original(prepared: Preprocessed, source: bytes | Image.Image | np.ndarray
+                         ) -> Preprocessed:
+    """The same preprocessing with a colour JPEG's original step decoded again in colour.
+
+    For display only: the digit recipe reads luminance alone and `preprocess_image` decodes
+    nothing else, so this second decode is not part of what a prediction costs. Any other
+    source is returned as it is.
+    """
+    if not isinstance(source, (bytes, bytearray, memoryview)) or prepared.steps[0].image.ndim > 2:
+        return prepared
+    opened = _open(bytes(source))  # the header only: a gray picture is not decoded again
+    if opened.format != "JPEG" or opened.mode != "RGB":
+        return prepared
+    image, _ = _decode(opened, draft=True)
+    original = Step(message("predict.step_original"),
+                    _to_uint8(np.asarray(_shrink(_to_working_mode(image)))))
+    return replace(prepared, steps=(original, *prepared.steps[1:]))
 
 
 def prepare_plain(
