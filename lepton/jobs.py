@@ -22,7 +22,7 @@ from lepton.costs import read_rapl_joules
 from lepton.i18n import Message
 from lepton.model import ModelConfig, layer_table
 from lepton.registry import RunStore, is_active
-from lepton.training import TrainConfig
+from lepton.train_config import TrainConfig
 
 BATCH_FLUSH_SECONDS = 0.5  # how often per-batch points reach the store (and so the live charts)
 LOCK_GRACE_SECONDS = 2.0  # how long a start waits for a finishing worker to let go of the lock

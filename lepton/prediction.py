@@ -228,7 +228,7 @@ def calibration(reference: ModelReference, run: dict, home: str | None = None) -
     training data it was trained with) would change (`lepton.confidence`)."""
     from lepton.confidence import calibration_report
     from lepton.data import load_dataset
-    from lepton.training import TrainConfig, training_samples
+    from lepton.train_config import TrainConfig, training_samples
 
     if home:
         os.environ["LEPTON_HOME"] = home

@@ -225,7 +225,7 @@ def start_pruning(jobs, parent: dict, spec: PruneSpec) -> int:
     """
     from lepton.model import ModelConfig
     from lepton.registry import is_finished
-    from lepton.training import TrainConfig
+    from lepton.train_config import TrainConfig
 
     if not is_finished(parent):
         raise ValueError(f"Run {parent['id']} is {parent['status']} and has no model to prune; "

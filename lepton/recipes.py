@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lepton.training import TrainConfig
+from lepton.train_config import TrainConfig
 
 RECIPES = ("default", "article")
 ARTICLE = TrainConfig()  # float32, Adam 0.001, batch 32, 5 epochs, no augmentation

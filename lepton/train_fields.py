@@ -17,7 +17,7 @@ from lepton.model import (
     ModelConfig,
 )
 from lepton.querystate import Choice, Number
-from lepton.training import AUGMENTATIONS, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
+from lepton.train_config import AUGMENTATIONS, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
 
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 4e-3, 1e-2, 3e-2, 1e-1, 1.0, 10.0)
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)

@@ -23,8 +23,7 @@ from lepton.model import (
 from lepton.querystate import parse_query, to_query
 from lepton.recipes import ARTICLE, default_config, execution_settings
 from lepton.registry import is_active
-from lepton.train_fields import configs_from_values, train_fields
-from lepton.training import (
+from lepton.train_config import (
     AUGMENTATIONS,
     OPTIMIZERS,
     PRECISIONS,
@@ -32,6 +31,7 @@ from lepton.training import (
     TrainConfig,
     training_samples,
 )
+from lepton.train_fields import configs_from_values, train_fields
 from pages.common import (
     cost_settings,
     get_follower,

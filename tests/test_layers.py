@@ -23,3 +23,16 @@ def test_the_layer_contracts_hold():
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint)], cwd=PROJECT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_processes_that_only_hand_work_over_import_no_keras():
+    # The CLI that hands a training to its worker, a sweep's driver and the Train page's
+    # configuration would otherwise each pay Keras' import (seconds of CPU, ~0.8 GB).
+    modules = ["lepton.cli", "lepton.jobs", "lepton.sweeps", "lepton.sweep_spec",
+               "lepton.recipes", "lepton.train_fields", "lepton.train_config", "lepton.fastpath"]
+    probe = (f"import sys\nfor name in {modules!r}: __import__(name)\n"
+             "print(sorted(name for name in ('keras', 'tensorflow') if name in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

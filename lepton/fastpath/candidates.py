@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 
 from lepton.fastpath.fingerprint import usable_cores
-from lepton.training import PRECISIONS, TrainConfig
+from lepton.train_config import PRECISIONS, TrainConfig
 
 PIPELINES = ("arrays", "tf.data")
 BASE_BATCH_SIZE = 64

@@ -18,7 +18,6 @@ from lepton.fastpath.candidates import Candidate, quick_candidates
 from lepton.fastpath.measurement import EPOCHS, PROGRESS_PREFIX, QUICK_EPOCHS, measure
 from lepton.fastpath.report import format_table
 from lepton.fastpath.store import CALIBRATION_FILE
-from lepton.training import set_threads
 
 
 def _print_progress(fraction: float, text: str) -> None:
@@ -28,6 +27,8 @@ def _print_progress(fraction: float, text: str) -> None:
 def _child_measure(as_json: bool) -> int:
     """Child mode: reads {"candidates", "epochs", "dataset_file", …} as JSON on stdin and prints
     the rows (stdout) and progress lines (stderr, after `PROGRESS_PREFIX`)."""
+    from lepton.training import set_threads  # this child trains; its parent needs no Keras
+
     request = json.loads(sys.stdin.read())
     candidates = [Candidate.from_dict(values) for values in request["candidates"]]
     thread_counts = {candidate.threads for candidate in candidates}

@@ -20,7 +20,7 @@ from lepton.background import ProgressHandler, project_environment
 from lepton.fastpath.candidates import Candidate
 from lepton.fastpath.judging import judge
 from lepton.fastpath.timing import _keras_callback_classes
-from lepton.training import TrainConfig
+from lepton.train_config import TrainConfig
 
 DATASET = "mnist-5k"
 # 3 epochs of mnist-5k's 4,000 training digits: 12,000 samples for every candidate (375 steps at
