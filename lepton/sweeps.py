@@ -136,6 +136,10 @@ class _Driver:
         from distributed import Event
 
         self._adopt_orphans()
+        if self._remaining() <= 0:  # resumed with its budget spent: no cluster to start
+            self.status = "done"
+            self._save()
+            return self.state()
         client, cluster = connect(self.spec.scheduler)
         try:
             self.cluster_view = {"scheduler": client.scheduler.address,
