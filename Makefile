@@ -29,7 +29,7 @@ run: $(STAMP)
 		--server.address $(ADDRESS) --server.port $(PORT)
 
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadgroup
 
 # Style (ruff) and the layer contracts of pyproject.toml (import-linter).
 lint: $(STAMP)
