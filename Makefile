@@ -28,8 +28,12 @@ run: $(STAMP)
 	LEPTON_DATASET=$(DATASET) $(BIN)/python -m streamlit run app.py \
 		--server.address $(ADDRESS) --server.port $(PORT)
 
+# pytest-xdist: a worker per core, at most 4 (each test worker starts TensorFlow processes of
+# its own); the browser tests share one server and stay on one worker, in order.
+PARALLEL := -n auto --maxprocesses 4 --dist loadgroup
+
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadgroup
+	$(BIN)/python -m pytest $(PARALLEL)
 
 # Style (ruff) and the layer contracts of pyproject.toml (import-linter).
 lint: $(STAMP)
@@ -38,7 +42,7 @@ lint: $(STAMP)
 
 # Everything but the real-browser suite.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not browser"
+	$(BIN)/python -m pytest $(PARALLEL) -m "not browser"
 
 clean:
 	rm -rf $(VENV) .pytest_cache screenshots
