@@ -1,8 +1,12 @@
 """lepton.prediction: a run's model reference, the answer for one picture, content keys."""
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
+from lepton import prediction
 from lepton.prediction import ModelReference, picture_key, predict
 from tests.digit_images import mnist_digit, realistic_upload
 
@@ -52,3 +56,14 @@ def test_a_colour_photo_is_shown_in_colour_though_its_luma_is_all_that_is_read(f
     original, grayscale = answer.image.steps[0].image, answer.image.steps[1].image
     assert original.shape == (300, 400, 3) and grayscale.shape == (300, 400)
     assert (original[..., 2].astype(int) - original[..., 0]).max() > 100  # the blue pen
+
+
+def test_warm_up_loads_the_runtimes_and_runs_the_digit_recipe_once(monkeypatch):
+    prepared = []
+    real = prediction.with_colour_original
+    monkeypatch.setattr(prediction, "with_colour_original",
+                        lambda image, source: prepared.append(image) or real(image, source))
+    assert prediction.warm_up() == os.getpid()
+    assert "keras" in sys.modules and "ai_edge_litert.interpreter" in sys.modules
+    # Both sample pictures (JPEG, PNG) were read as a digit: an ink stroke, centred.
+    assert len(prepared) == 2 and all(image.input.max() == pytest.approx(1.0) for image in prepared)
