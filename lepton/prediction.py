@@ -17,7 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lepton.imaging import ImageError, Preprocessed, preparer, with_colour_original
+from lepton.imaging import (
+    ImageError,
+    Preprocessed,
+    preparer,
+    preprocess_image,
+    with_colour_original,
+)
 from lepton.inference import (
     FAST_MODEL_NAME,
     LiteRTPredictor,
@@ -288,4 +294,4 @@ def _prepare_sample_pictures() -> None:
     for file_format in ("JPEG", "PNG"):
         buffer = io.BytesIO()
         picture.save(buffer, file_format)
-        with_colour_original(preparer("digit")[0](buffer.getvalue()), buffer.getvalue())
+        with_colour_original(preprocess_image(buffer.getvalue()), buffer.getvalue())
