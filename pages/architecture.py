@@ -4,7 +4,7 @@ charts, and what a trained network's layers see in one test image."""
 import pandas as pd
 import streamlit as st
 
-from lepton import charts, diagrams, explain, prediction
+from lepton import charts, diagrams, explain, network_view, prediction
 from lepton.data import DatasetUnavailable
 from lepton.model import (
     DENSE_CHOICES,
@@ -14,8 +14,6 @@ from lepton.model import (
     MAX_KERNEL_SIZE,
     POOLINGS,
     ModelConfig,
-    build_model,
-    layer_table,
 )
 from lepton.ops import shape_text
 from lepton.prediction import ModelReference
@@ -23,7 +21,6 @@ from lepton.profiling import load_profile, profile_progress, start_profile
 from pages.common import (
     finished_runs,
     get_dataset,
-    get_model,
     get_store,
     get_work_pool,
     language,
@@ -50,17 +47,6 @@ COLUMNS = {
     "Activation memory (bytes)": "architecture.column_activation_memory",
 }
 NUMBER_COLUMNS = ("Params", "MACs", "Activation memory (bytes)")
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _build(config: ModelConfig):
-    return build_model(config)
-
-
-def get_built_model(config: ModelConfig):
-    """An untrained model per configuration: only its structure is shown."""
-    with st.spinner(t("architecture.building_model")):
-        return _build(config)
 
 
 def custom_config_ui() -> ModelConfig | None:
@@ -90,8 +76,9 @@ def custom_config_ui() -> ModelConfig | None:
         return None
 
 
-def choose_network_ui(runs: list[dict]) -> tuple[object, dict | None] | None:
-    """The model to show and its run (None unless a run was chosen)."""
+def choose_network_ui(runs: list[dict]) -> tuple[ModelConfig | str, dict | None] | None:
+    """The network to show, as a configuration or a run's model file, and its run (None
+    unless a run was chosen)."""
     source = st.radio(t("architecture.network"), list(SOURCES), key="arch_source",
                       horizontal=True, format_func=lambda value: t(SOURCES[value]),
                       help=t("architecture.network_help"))
@@ -100,16 +87,11 @@ def choose_network_ui(runs: list[dict]) -> tuple[object, dict | None] | None:
             st.info(t("architecture.no_finished_run"), icon=":material/info:")
         else:
             run = run_ui(runs, t("architecture.run"), "arch_run")
-            try:
-                return get_model(run["model_path"]), run
-            except ValueError as error:
-                st.error(t("architecture.cannot_load_run", id=run["id"], reason=str(error)),
-                         icon=":material/error:")
-                return None
+            return run["model_path"], run
     if source == "Custom":
         config = custom_config_ui()
-        return None if config is None else (get_built_model(config), None)
-    return get_built_model(ModelConfig()), None
+        return None if config is None else (config, None)
+    return ModelConfig(), None
 
 
 def run_ui(runs: list[dict], label: str, key: str) -> dict:
@@ -119,14 +101,25 @@ def run_ui(runs: list[dict], label: str, key: str) -> dict:
                               format_func=lambda run_id: run_label(by_id[run_id]))]
 
 
-def layer_frame(model) -> pd.DataFrame:
+def describe_ui(source: ModelConfig | str, profile: dict | None) -> dict:
+    """The network's rows and diagram, worked out in a worker process (see
+    `lepton.network_view`) once per network, language and profile for every session."""
+    times = tuple(sorted((layer["name"], layer["ms"] * 1000) for layer in profile["layers"])) \
+        if profile else ()
+    version = network_view.file_version(source) if isinstance(source, str) else 0
+    ticket = get_work_pool().submit(("network", source, language(), times, version),
+                                    network_view.describe, source, language(), times, version)
+    wait_for([ticket], t("architecture.building_model"))
+    return ticket.result()
+
+
+def layer_frame(view: dict) -> pd.DataFrame:
     """The layer table with the input row first and a total row last."""
-    input_shape = tuple(int(size) for size in model.input_shape[1:])
     input_floats = 1
-    for size in input_shape:
+    for size in view["input_shape"]:
         input_floats *= size
-    rows = [{"name": "image", "type": "Input", "output_shape": input_shape, "params": 0,
-             "macs": 0, "activations": input_floats}] + layer_table(model)
+    rows = [{"name": "image", "type": "Input", "output_shape": view["input_shape"], "params": 0,
+             "macs": 0, "activations": input_floats}] + view["layers"]
     frame = pd.DataFrame({
         "Layer": [row["name"] for row in rows],
         "Type": [row["type"] for row in rows],
@@ -183,8 +176,17 @@ def profile_status(run: dict, was_running: bool) -> None:
                    reason=progress.get("error") or ""), icon=":material/error:")
 
 
-def network_ui(model, profile: dict | None = None) -> None:
-    frame = layer_frame(model)
+def network_ui(source: ModelConfig | str, run: dict | None, profile: dict | None = None) -> None:
+    try:
+        view = describe_ui(source, profile)
+    except Exception as error:  # a damaged model file, or a network Keras cannot build
+        if run is None:
+            st.error(t("architecture.cannot_build", reason=str(error)), icon=":material/block:")
+        else:
+            st.error(t("architecture.cannot_load_run", id=run["id"], reason=str(error)),
+                     icon=":material/error:")
+        return
+    frame = layer_frame(view)
     total = frame.iloc[-1]
     metrics = st.columns(4)
     metrics[0].metric(t("architecture.parameters"), f"{int(total['Params']):,}")
@@ -197,9 +199,7 @@ def network_ui(model, profile: dict | None = None) -> None:
                       f"{int(total['Params']) * FLOAT32_BYTES / 1024:,.0f} KiB")
     diagram, table = st.columns([2, 3])
     with diagram:
-        times = {layer["name"]: layer["ms"] * 1000 for layer in profile["layers"]} \
-            if profile else None
-        st.graphviz_chart(diagrams.network_dot(model, language=language(), microseconds=times))
+        st.graphviz_chart(view["dot"])
     with table:
         column_config = {name: st.column_config.Column(t(key)) for name, key in COLUMNS.items()}
         column_config.update({name: st.column_config.NumberColumn(t(COLUMNS[name]),
@@ -273,8 +273,8 @@ st.title(t("architecture.title"))
 runs = finished_runs()
 choice = choose_network_ui(runs)
 if choice is not None:
-    model, chosen_run = choice
-    network_ui(model, load_profile(get_store(), chosen_run) if chosen_run else None)
+    source, chosen_run = choice
+    network_ui(source, chosen_run, load_profile(get_store(), chosen_run) if chosen_run else None)
     if chosen_run is not None:
         profile_ui(chosen_run)
 article_flows_ui()

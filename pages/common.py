@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from pathlib import Path
 
 import streamlit as st
 
@@ -95,8 +94,9 @@ def finished_runs() -> list[dict]:
 
 @st.cache_resource(show_spinner=False)
 def get_work_pool():
-    """The worker processes that predict, explain and evaluate for every session (started
-    now, each with TensorFlow loaded, so the first request does not wait for them)."""
+    """The worker processes that predict, explain, evaluate and build the models the pages
+    draw, for every session (started now, each with TensorFlow loaded, so the first request
+    does not wait for them). The server itself never imports Keras."""
     from lepton.prediction import warm_up
     from lepton.workpool import WorkPool
 
@@ -119,21 +119,6 @@ def get_store() -> RunStore:
 def get_jobs():
     """The process-wide job manager: one training worker shared by every session and tab."""
     return _jobs_at(str(default_home()))
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _model_at(model_path: str, version: int):
-    from lepton.inference import load_model
-
-    return load_model(model_path)
-
-
-def get_model(model_path: str):
-    """A run's Keras model (safe mode), for drawing its structure; loaded once per file version.
-    Nothing runs it here: predictions and explanations go to `get_work_pool()`."""
-    version = Path(model_path).stat().st_mtime_ns if Path(model_path).exists() else 0
-    with st.spinner(t("common.loading_model")):  # shown only if it takes over half a second
-        return _model_at(model_path, version)
 
 
 def wait_for(tickets, message: str) -> None:

@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from lepton import charts, fastpath, scaling
+from lepton import charts, fastpath, network_view, scaling
 from lepton.background import text_of
 from lepton.costs import money, run_costs, time_to_accuracy
 from lepton.data import describe_datasets
@@ -16,9 +16,6 @@ from lepton.model import (
     MAX_KERNEL_SIZE,
     POOLINGS,
     ModelConfig,
-    build_model,
-    layer_table,
-    model_size_bytes,
 )
 from lepton.querystate import parse_query, to_query
 from lepton.recipes import ARTICLE, default_config, execution_settings
@@ -38,12 +35,14 @@ from pages.common import (
     get_jobs,
     get_snapshot,
     get_store,
+    get_work_pool,
     language,
     reason,
     say,
     selected_dataset,
     status_label,
     t,
+    wait_for,
 )
 
 DEFAULT = default_config(get_store().home)
@@ -155,14 +154,14 @@ def controls_ui() -> tuple[ModelConfig, TrainConfig] | None:
     return model_config, train_config
 
 
-@st.cache_data(max_entries=64)
 def architecture_numbers(model_config: ModelConfig) -> dict:
-    model = build_model(model_config)
-    return {
-        "params": model.count_params(),
-        "macs": sum(row["macs"] for row in layer_table(model)),
-        "bytes": model_size_bytes(model),
-    }
+    """Parameters, MACs and weight bytes of the real model, built in a worker process (the
+    server imports no Keras) once per configuration for every session."""
+    ticket = get_work_pool().submit(("network", model_config, "en", (), 0),
+                                    network_view.describe, model_config, "en")
+    wait_for([ticket], t("train.building_model"))
+    view = ticket.result()
+    return {"params": view["params"], "macs": view["macs"], "bytes": view["weights_bytes"]}
 
 
 def estimates_ui(model_config: ModelConfig, train_config: TrainConfig) -> None:

@@ -1,7 +1,9 @@
 """Click through the app in a real Chromium: every page, quick train, upload a photo of a digit."""
 
 import re
+from pathlib import Path
 
+import psutil
 from playwright.sync_api import expect
 
 from lepton.data import load_dataset
@@ -13,7 +15,7 @@ EXCEPTION = '[data-testid="stException"]'
 # Navigation link → the page's heading, where they differ.
 HEADINGS = {"Home": "Lepton", "Single vs many": "Single node vs many"}
 EVERY_PAGE = ("Home", "Train", "Runs", "Data", "Predict", "Evaluate", "Architecture",
-              "Formula lab", "Optimize", "Single vs many")
+              "Formula lab", "Optimize", "Single vs many", "Balance")
 
 
 def open_page(page, server, title: str) -> None:
@@ -62,3 +64,9 @@ def test_visit_every_page_quick_train_and_predict_an_upload(page, fresh_server, 
     for title in EVERY_PAGE:
         open_page(page, server, title)
         assert page.locator(EXCEPTION).count() == 0, f"exception shown on {title}"
+
+    # Every page drew its real model, trained and predicted, yet the server only handed the
+    # work over: TensorFlow is loaded in the worker processes, never in the server.
+    libraries = {Path(mapped.path).name
+                 for mapped in psutil.Process(server["process"].pid).memory_maps()}
+    assert not [name for name in libraries if "tensorflow" in name.lower()]
