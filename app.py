@@ -9,7 +9,7 @@ from pages.common import t
 def main() -> None:
     """Declares the pages and the shared sidebar, then runs the chosen page."""
     st.set_page_config(page_title="Lepton", page_icon=":material/biotech:", layout="wide")
-    common.freeze_heavy_imports()  # a page may have imported Keras on the previous run
+    common.freeze_heavy_imports()  # should a page import Keras after all (none does now)
 
     # Before the pages are declared: their titles and sections follow the chosen language.
     common.language_ui()
