@@ -9,7 +9,6 @@ from pages.common import t
 def main() -> None:
     """Declares the pages and the shared sidebar, then runs the chosen page."""
     st.set_page_config(page_title="Lepton", page_icon=":material/biotech:", layout="wide")
-    common.freeze_heavy_imports()  # should a page import Keras after all (none does now)
 
     # Before the pages are declared: their titles and sections follow the chosen language.
     common.language_ui()
@@ -43,7 +42,6 @@ def main() -> None:
     # numbers and the first prediction need not wait for them (the server never loads it).
     common.get_work_pool()
     navigation.run()
-    common.freeze_heavy_imports()
 
 
 # Streamlit runs this file as __main__. A work-pool process, being spawned, runs it again as

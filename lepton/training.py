@@ -14,14 +14,7 @@ import psutil
 
 from lepton.curves import samples_done
 from lepton.model import ModelConfig, build_model
-from lepton.train_config import (  # noqa: F401 (TrainConfig and its choices, as before)
-    AUGMENTATIONS,
-    OPTIMIZERS,
-    PRECISIONS,
-    SCHEDULES,
-    TrainConfig,
-    training_samples,
-)
+from lepton.train_config import AUGMENTATIONS, TrainConfig, training_samples
 
 EventHandler = Callable[[dict], None]
 

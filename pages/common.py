@@ -5,9 +5,7 @@ Not a page itself (app.py does not list it). Everything that computes lives in `
 
 from __future__ import annotations
 
-import gc
 import os
-import sys
 
 import streamlit as st
 
@@ -35,25 +33,6 @@ def _route_through_app() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
-
-
-def freeze_heavy_imports() -> None:
-    """Takes TensorFlow's and Keras' objects out of the garbage collector's sight, once.
-
-    After every script run (each fragment tick included) Streamlit runs a full collection, and
-    once Keras is imported it also clears Keras' session, which collects again. With TensorFlow
-    loaded that is ~440,000 objects scanned twice, ~0.6 s of CPU per run on this class of host:
-    a watched page ticking each second kept a core busy and slowed the training it showed.
-    Those objects live as long as the process, so freezing them (`gc.freeze`) loses nothing.
-    """
-    global _frozen_for_keras
-    if not _frozen_for_keras and "keras" in sys.modules:
-        gc.collect()  # what is garbage now must not become immortal
-        gc.freeze()
-        _frozen_for_keras = True
-
-
-_frozen_for_keras = False
 
 
 @st.cache_resource
