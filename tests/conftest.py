@@ -1,17 +1,12 @@
 """Shared fixtures: an isolated LEPTON_HOME, its run store, tiny mnist-5k, a small model."""
 
 import dataclasses
-import os
 
 import pytest
 
 from lepton.data import load_dataset, stratified_subset
 from lepton.model import ModelConfig
 from lepton.registry import RunStore
-
-# One work-pool process per app the tests open (the router starts it with TensorFlow): tests
-# send one request at a time, and a second process per app cost ≈ 8 s of CPU.
-os.environ.setdefault("LEPTON_WORK_PROCESSES", "1")
 
 # Architecture does not matter for most tests: a one-block CNN trains in about a second.
 SMALL_MODEL = ModelConfig(filters=(8,), dense_units=16)
@@ -74,17 +69,3 @@ def finished_run(lepton_home):
     store.update_run(run_id, status="done", model_path=str(model_path),
                      metrics={"test_accuracy": 0.1})
     return store.get_run(run_id)
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/browser" in str(item.path):
-            item.add_marker(pytest.mark.browser)
-            # One xdist worker runs the whole browser suite, in order, on its one shared server.
-            item.add_marker(pytest.mark.xdist_group("browser"))
-        else:
-            # A module's tests on one worker: its module-scoped fixtures (trained runs, killed
-            # trainings) are then built once, not once per worker.
-            module = item.path.relative_to(item.config.rootpath)
-            item.add_marker(pytest.mark.xdist_group(str(module)))
