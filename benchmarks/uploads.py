@@ -298,8 +298,8 @@ def measure(uploads: list[Upload], rounds: int, predictor) -> dict:
 def measure_reported(uploads: list[Upload], rounds: int, reference) -> list[list[float]]:
     """Per file: the `latency_ms` that `lepton.prediction.predict` reports, one file at a time.
 
-    Nothing else runs between two files: the colour JPEG's display decode that `predict` does
-    after its clock, as the Predict page and `lepton predict --json` get it.
+    Between two files runs only what `predict` does after its clock (a colour JPEG's display
+    decode), as on the Predict page and in `lepton predict --json`.
     """
     from lepton.prediction import predict
 
@@ -368,12 +368,15 @@ def main(argv: list[str] | None = None) -> int:
                                     for number in members]))
                    for round_index in range(args.rounds))
 
+    def megapixels_of(members) -> str:
+        megapixels = [uploads[number].pixels / 1e6 for number in members]
+        return (f"{min(megapixels):.2f}–{max(megapixels):.2f}" if len(members) > 1
+                else f"{megapixels[0]:.1f}")
+
     def row(column: str) -> list[str]:
         lines = []
         for name, members in groups.items():
-            megapixels = [uploads[number].pixels / 1e6 for number in members]
-            size = (f"{min(megapixels):.2f}–{max(megapixels):.2f}" if len(members) > 1
-                    else f"{megapixels[0]:.1f}")
+            size = megapixels_of(members)
             old = pooled(timings["old"][column], members)
             new = pooled(timings["new"][column], members)
             decode = pooled(timings["decode"], members)[0]
@@ -389,9 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     def reported_rows(latencies: list[list[float]]) -> list[str]:
         lines = []
         for name, members in groups.items():
-            megapixels = [uploads[number].pixels / 1e6 for number in members]
-            size = (f"{min(megapixels):.2f}–{max(megapixels):.2f}" if len(members) > 1
-                    else f"{megapixels[0]:.1f}")
+            size = megapixels_of(members)
             p50, p95, largest = pooled(latencies, members)
             if len(members) > 1:
                 goal = "p50 ≤ 1.5, p95 ≤ 4: " + ("met" if p50 <= 1.5 and p95 <= 4 else "not met")
