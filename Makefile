@@ -29,7 +29,8 @@ run: $(STAMP)
 		--server.address $(ADDRESS) --server.port $(PORT)
 
 # pytest-xdist: a worker per core, at most 4 (each test worker starts TensorFlow processes of
-# its own); the browser tests share one server and stay on one worker, in order.
+# its own); each test module stays on one worker (its module fixtures are built once), and so
+# does the whole browser suite, in order, on its one shared server (tests/conftest.py).
 PARALLEL := -n auto --maxprocesses 4 --dist loadgroup
 
 test: $(STAMP) system-deps

@@ -69,3 +69,17 @@ def finished_run(lepton_home):
     store.update_run(run_id, status="done", model_path=str(model_path),
                      metrics={"test_accuracy": 0.1})
     return store.get_run(run_id)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser" in str(item.path):
+            item.add_marker(pytest.mark.browser)
+            # One xdist worker runs the whole browser suite, in order, on its one shared server.
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        else:
+            # A module's tests on one worker: its module-scoped fixtures (trained runs, killed
+            # trainings) are then built once, not once per worker.
+            module = item.path.relative_to(item.config.rootpath)
+            item.add_marker(pytest.mark.xdist_group(str(module)))

@@ -56,12 +56,3 @@ def shoot(page):
         return path
 
     return take
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/browser" in str(item.path):
-            item.add_marker(pytest.mark.browser)
-            # One xdist worker runs the whole browser suite, in order, on its one shared server.
-            item.add_marker(pytest.mark.xdist_group("browser"))
