@@ -356,6 +356,28 @@ def test_median_of_level_counts_is_numpys_median(size):
     assert _median(np.abs(levels - middle), counts) == np.median(np.abs(values - middle))
 
 
+def test_level_counts_are_numpys_bincount_for_strided_views_too():
+    from lepton.imaging.ink import _level_counts
+
+    pixels = np.random.default_rng(3).integers(0, 256, (60, 90)).astype(np.uint8)
+    for view in (pixels, pixels[:, :7], pixels[::3, 5:], pixels[0]):
+        np.testing.assert_array_equal(_level_counts(view),
+                                      np.bincount(view.ravel(), minlength=256))
+
+
+@pytest.mark.parametrize("shape", [(20, 7), (3, 20), (20, 20)])
+def test_centring_puts_scipys_centre_of_mass_at_the_field_centre(shape):
+    from lepton.imaging import FIELD_SIZE, _centre_by_mass
+
+    fitted = np.random.default_rng(sum(shape)).random(shape).astype(np.float32) ** 4 * 255
+    field = _centre_by_mass(fitted)
+    row, column = ndimage.center_of_mass(fitted)
+    top, left = round(14 - row), round(14 - column)
+    expected = np.zeros((FIELD_SIZE, FIELD_SIZE), np.float32)
+    expected[top:top + shape[0], left:left + shape[1]] = fitted
+    np.testing.assert_array_equal(field, expected)
+
+
 def test_dust_is_removed_identically_by_both_paths():
     dusty = seven(size=(400, 400)).convert("L")
     draw = ImageDraw.Draw(dusty)
