@@ -29,15 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import publish
-from benchmarks.uploads import phone_uploads, small_uploads
-from lepton import imaging
+from benchmarks.uploads import new_decode, phone_uploads, small_uploads
 from lepton.host import cpu_model
 
 RESULTS = ROOT / "benchmarks" / "results" / "decoders.md"
-
-
-def _lepton(data: bytes):
-    return imaging._decode(imaging._open(data), draft=True, luma=True)
 
 
 def _pillow_full(data: bytes):
@@ -85,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     uploads = small_uploads(args.files) + phone_uploads()
     decoders = {
-        f"Lepton (Pillow {metadata.version('pillow')}, drafted, luma)": (_lepton,
+        f"Lepton (Pillow {metadata.version('pillow')}, drafted, luma)": (new_decode,
                                                                         ("JPEG", "PNG")),
         "Pillow, full colour decode": (_pillow_full, ("JPEG", "PNG")),
         **_optional_decoders(),

@@ -46,6 +46,7 @@ from benchmarks.report import publish
 from lepton import imaging
 from lepton.host import cpu_model
 from lepton.imaging import Preprocessed, Step, preprocess_image
+from lepton.imaging.decoding import COARSE_DRAFT_MIN_PIXELS
 from tests.digit_images import mnist_digit, realistic_upload
 
 RESULTS = ROOT / "benchmarks" / "results" / "uploads.md"
@@ -257,9 +258,10 @@ def digit_reference(model_path: str):
 
 
 def new_decode(data: bytes):
-    """The new path's decoding alone (a large JPEG at reduced size, a colour one to its luma),
+    """The new path's first decoding alone (a JPEG at reduced size, a colour one to its luma),
     for the table's floor."""
-    return imaging._decode(imaging._open(data), draft=True, luma=True)
+    return imaging._decode(imaging._open(data), draft=True, luma=True,
+                           min_pixels=COARSE_DRAFT_MIN_PIXELS)
 
 
 def measure(uploads: list[Upload], rounds: int, predictor) -> dict:

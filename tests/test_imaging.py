@@ -20,6 +20,7 @@ from lepton.imaging import (
     preprocess_image,
     with_colour_original,
 )
+from lepton.imaging.pipelines import MIN_INK_SIDE
 from tests.digit_images import drawn_digit_rgba, encode, mnist_digit, realistic_upload
 
 WHITE = (255, 255, 255)
@@ -191,10 +192,10 @@ def test_colour_jpeg_is_decoded_as_luma_and_shown_in_colour():
     result = preprocess_image(photo)
     full = preprocess_image(Image.open(io.BytesIO(photo)))  # full colour decode, then to L
     assert result.steps[0].image.ndim == 2
-    assert np.abs(ink_of(result) - ink_of(full)).max() < 0.1
+    assert np.abs(ink_of(result) - ink_of(full)).max() < 0.15  # decoded at 1/2 scale
     shown = with_colour_original(result, photo)
     original = shown.steps[0].image
-    assert original.shape == (360, 480, 3)
+    assert original.shape == (180, 240, 3)  # at the scale the recipe read
     red, green = original[..., 0].astype(int), original[..., 1].astype(int)
     assert (red - green).max() > 100  # the red pen is red again
     assert shown.steps[1:] == result.steps[1:] and shown.input is result.input
@@ -265,9 +266,10 @@ def test_large_picture_is_reduced_for_work_and_display():
 
 
 @pytest.mark.parametrize("size, working_shape", [
-    ((480, 360), (360, 480)),  # under WORKING_MAX_PIXELS: decoded in full
-    ((800, 600), (300, 400)),  # 1/2 scale
-    ((1600, 1200), (300, 400)),  # 1/4 scale
+    # Decoded keeping COARSE_DRAFT_MIN_PIXELS (15,625): the ink found is long enough.
+    ((480, 360), (180, 240)),  # 1/2 scale
+    ((800, 600), (150, 200)),  # 1/4 scale
+    ((1600, 1200), (150, 200)),  # 1/8 scale
     ((4032, 3024), (378, 504)),  # a 12 MP phone photo at 1/8 scale
 ], ids=["0.17MP", "0.48MP", "1.9MP", "12MP"])
 def test_large_jpeg_is_drafted_and_matches_a_full_decode(size, working_shape):
@@ -281,8 +283,8 @@ def test_large_jpeg_is_drafted_and_matches_a_full_decode(size, working_shape):
     assert drafted.source_size == full.source_size == size  # the upload's size, not the draft's
     assert drafted.inverted == full.inverted
     assert [step.label for step in drafted.steps] == [step.label for step in full.steps]
-    assert np.abs(ink_of(drafted) - ink_of(full)).max() < 0.1
-    assert np.corrcoef(ink_of(drafted).ravel(), ink_of(full).ravel())[0, 1] > 0.999
+    assert np.abs(ink_of(drafted) - ink_of(full)).max() < 0.15
+    assert np.corrcoef(ink_of(drafted).ravel(), ink_of(full).ravel())[0, 1] > 0.995
 
 
 @pytest.mark.parametrize("orientation, stored_from_upright", [
@@ -311,13 +313,29 @@ def test_drafted_jpeg_keeps_its_exif_orientation(orientation, stored_from_uprigh
     assert ink_of(result)[:, 14:].sum() > ink_of(result)[:, :14].sum()
 
 
-def test_small_jpeg_is_decoded_in_full():
-    data = realistic_upload(mnist_digit(5)[0], size=(560, 420))  # under WORKING_MAX_PIXELS
+def test_jpeg_of_a_sixteenth_megapixel_or_less_is_decoded_in_full():
+    data = realistic_upload(mnist_digit(5)[0], size=(280, 210))  # under 4 × 15,625 pixels
     result = preprocess_image(data)
-    assert result.steps[0].image.shape == (420, 560)
+    assert result.steps[0].image.shape == (210, 280)
     # Its own luma against Pillow's luminance of its full colour decode: the same but rounding.
     full = preprocess_image(Image.open(io.BytesIO(data)))
     assert np.abs(ink_of(result) - ink_of(full)).max() < 0.05
+
+
+def test_small_ink_on_a_coarsely_decoded_jpeg_is_looked_for_again_at_the_finer_scale():
+    field = np.zeros((100, 100), np.uint8)  # the digit covers a quarter of the field's side
+    field[36:64, 36:64] = mnist_digit(8)[0]
+    photo = realistic_upload(field, size=(480, 360), ink=(30, 30, 160))
+    result = preprocess_image(photo)
+    # At 1/2 scale its ink is under MIN_INK_SIDE px: decoded again, here in full.
+    assert result.steps[0].image.shape == (360, 480)
+    assert max(result.steps[4].image.shape) < 2 * MIN_INK_SIDE  # the cropped step
+    full = preprocess_image(Image.open(io.BytesIO(photo)))
+    assert np.abs(ink_of(result) - ink_of(full)).max() < 0.05
+    assert with_colour_original(result, photo).steps[0].image.shape == (360, 480, 3)
+    # The same digit filling the field (ink ≈ 58 px at 1/2 scale) stays at the coarse scale.
+    large = preprocess_image(realistic_upload(field[36:64, 36:64], size=(480, 360)))
+    assert large.steps[0].image.shape == (180, 240)
 
 
 def float_picture(data: bytes) -> Image.Image:

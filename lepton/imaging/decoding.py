@@ -21,6 +21,10 @@ WORKING_MAX_PIXELS = 250_000
 # pixels: never under half the resolution (per side) that box-reducing to WORKING_MAX_PIXELS
 # keeps, and the same size as it for 2–8 MP and 18–25 MP pictures.
 DRAFT_MIN_PIXELS = WORKING_MAX_PIXELS // 4
+# The digit recipe first decodes a JPEG at half that resolution per side, and again at
+# DRAFT_MIN_PIXELS when the ink found is small (pipelines.MIN_INK_SIDE): a 0.1–0.5 MP photo
+# is then decoded and measured at 1/2 or 1/4 scale.
+COARSE_DRAFT_MIN_PIXELS = DRAFT_MIN_PIXELS // 4
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
 _ROTATING_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
@@ -41,15 +45,17 @@ def load_image(data: bytes) -> Image.Image:
 
 
 def _as_image(
-    source: bytes | Image.Image | np.ndarray, luma: bool = False
+    source: bytes | Image.Image | np.ndarray, luma: bool = False,
+    min_pixels: int = DRAFT_MIN_PIXELS,
 ) -> tuple[Image.Image, tuple[int, int]]:
     """Any accepted source → a decoded, upright, first-frame Pillow image and its full size.
 
-    File bytes of a large JPEG are decoded at reduced size, and with `luma` a colour JPEG
-    straight to its luminance ("L"); a Pillow image is the caller's and is decoded in full.
+    File bytes of a large JPEG are decoded at reduced size (keeping `min_pixels`), and with
+    `luma` a colour JPEG straight to its luminance ("L"); a Pillow image is the caller's and
+    is decoded in full.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _decode(_open(bytes(source)), draft=True, luma=luma)
+        return _decode(_open(bytes(source)), draft=True, luma=luma, min_pixels=min_pixels)
     if isinstance(source, Image.Image):
         _check_size(*source.size)
         return _decode(source)
@@ -90,16 +96,26 @@ def _check_size(width: int, height: int) -> None:
                                  pixels=f"{width * height:,}", limit=f"{MAX_PIXELS:,}"))
 
 
+def draft_scale(width: int, height: int, min_pixels: int = DRAFT_MIN_PIXELS) -> int:
+    """The JPEG decoding scale, 1, 2, 4 or 8, that keeps at least `min_pixels` pixels."""
+    scale = 1
+    while scale < 8 and width * height > min_pixels * (2 * scale) ** 2:
+        scale *= 2
+    return scale
+
+
 def _decode(
-    image: Image.Image, draft: bool = False, luma: bool = False
+    image: Image.Image, draft: bool = False, luma: bool = False,
+    min_pixels: int = DRAFT_MIN_PIXELS,
 ) -> tuple[Image.Image, tuple[int, int]]:
     """Loads the first frame's pixels and applies the EXIF orientation.
 
     Args:
         image: An opened picture; it is loaded, and with `draft` reconfigured, in place.
-        draft: Decode a large JPEG at 1/2, 1/4 or 1/8 scale, keeping `DRAFT_MIN_PIXELS`.
+        draft: Decode a large JPEG at 1/2, 1/4 or 1/8 scale, keeping `min_pixels`.
         luma: Decode a colour JPEG to its luminance only ("L"), for a caller that reads no
             colour.
+        min_pixels: What a drafted picture keeps at least.
 
     Returns:
         The upright picture, and its (width, height) before the draft reduced it.
@@ -107,9 +123,7 @@ def _decode(
     try:
         image.seek(0)
         width, height = image.size
-        scale = 1
-        while draft and scale < 8 and width * height > DRAFT_MIN_PIXELS * (2 * scale) ** 2:
-            scale *= 2
+        scale = draft_scale(width, height, min_pixels) if draft else 1
         # A JPEG stores luminance as its own channel (Y, the very weights of convert("L")):
         # decoding only it skips the chroma's inverse DCT, upsampling and colour conversion.
         mode = "L" if luma and image.format == "JPEG" and image.mode == "RGB" else image.mode

@@ -8,12 +8,23 @@ import numpy as np
 from PIL import Image
 
 from lepton.i18n import Message, message
-from lepton.imaging.decoding import _as_image, _decode, _open
+from lepton.imaging.decoding import (
+    COARSE_DRAFT_MIN_PIXELS,
+    DRAFT_MIN_PIXELS,
+    _as_image,
+    _decode,
+    _open,
+    draft_scale,
+)
 from lepton.imaging.framing import BOX_SIZE, FIELD_SIZE, _centre_by_mass, _fit_to_box
 from lepton.imaging.ink import _find_ink, _Gray, _is_dark_on_light, _remove_background
 from lepton.imaging.pixels import _ink_source, _shrink, _to_uint8, _to_working_mode
+from lepton.imaging.refusals import ImageError
 
 PREPROCESSING_KINDS = ("digit", "plain")
+# Ink found shorter than this on a coarsely decoded JPEG is looked for again at the finer scale:
+# fitting it into the 20-px box should shrink it (LANCZOS averaging), not blow it up.
+MIN_INK_SIDE = 2 * BOX_SIZE
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: arrays do not compare or hash as values
@@ -45,8 +56,9 @@ def preprocess_image(source: bytes | Image.Image | np.ndarray) -> Preprocessed:
     Args:
         source: An uploaded file's bytes, a Pillow image, or an array as a drawing canvas
             returns it (H×W×4 RGBA, H×W×3 RGB or H×W grayscale; uint8, or floats in [0, 1]).
-            The bytes of a JPEG above WORKING_MAX_PIXELS are decoded at 1/2 to 1/8 scale
-            (see DRAFT_MIN_PIXELS); a Pillow image is decoded in full.
+            The bytes of a JPEG are decoded at 1/2 to 1/8 scale keeping
+            COARSE_DRAFT_MIN_PIXELS, and again keeping DRAFT_MIN_PIXELS when the ink found is
+            under MIN_INK_SIDE; a Pillow image is decoded in full.
 
     Returns:
         The float32 (28, 28, 1) input, the intermediate pictures, whether the picture was
@@ -57,7 +69,29 @@ def preprocess_image(source: bytes | Image.Image | np.ndarray) -> Preprocessed:
     Raises:
         ImageError: If the source is unreadable, of an absurd size, or holds no ink.
     """
-    image, source_size = _as_image(source, luma=True)
+    image, source_size = _as_image(source, luma=True, min_pixels=COARSE_DRAFT_MIN_PIXELS)
+    finer = _drafted_coarser(image, source_size)
+    try:
+        prepared, ink_side = _digit_recipe(image, source_size)
+    except ImageError:
+        if not finer:
+            raise
+        ink_side = 0  # faint ink may only stand out at the finer scale
+    if finer and ink_side < MIN_INK_SIDE:
+        prepared, _ = _digit_recipe(*_as_image(source, luma=True))
+    return prepared
+
+
+def _drafted_coarser(image: Image.Image, source_size: tuple[int, int]) -> bool:
+    """Whether a JPEG was decoded at a smaller scale than DRAFT_MIN_PIXELS would keep."""
+    # A drafted side is the source side divided by the scale, rounded up: never below it.
+    reduction = source_size[0] / image.width
+    return reduction > draft_scale(*source_size)
+
+
+def _digit_recipe(image: Image.Image, source_size: tuple[int, int]
+                  ) -> tuple[Preprocessed, int]:
+    """The MNIST steps over a decoded picture, and the longer side of the ink found (px)."""
     image = _shrink(_to_working_mode(image))
     original = _to_uint8(np.asarray(image))
     steps = [Step(message("predict.step_original"), original)]
@@ -79,12 +113,13 @@ def preprocess_image(source: bytes | Image.Image | np.ndarray) -> Preprocessed:
     centred = centred / max(float(centred.max()), 1e-6)  # a faint digit still reaches 1.0
     steps.append(Step(message("predict.step_centred", size=f"{FIELD_SIZE}×{FIELD_SIZE}"),
                       _to_uint8(centred * 255.0)))
-    return Preprocessed(
+    prepared = Preprocessed(
         input=centred.astype(np.float32)[..., np.newaxis],
         steps=tuple(steps),
         inverted=inverted,
         source_size=source_size,
     )
+    return prepared, max(cropped.shape)
 
 
 def with_colour_original(prepared: Preprocessed, source: bytes | Image.Image | np.ndarray
@@ -100,9 +135,15 @@ def with_colour_original(prepared: Preprocessed, source: bytes | Image.Image | n
     opened = _open(bytes(source))  # the header only: a gray picture is not decoded again
     if opened.format != "JPEG" or opened.mode != "RGB":
         return prepared
-    image, _ = _decode(opened, draft=True)
-    original = Step(message("predict.step_original"),
-                    _to_uint8(np.asarray(_shrink(_to_working_mode(image)))))
+    gray_shape = prepared.steps[0].image.shape
+    # At the scale the recipe kept: the coarse one, or the finer one it looked again at.
+    for min_pixels in (COARSE_DRAFT_MIN_PIXELS, DRAFT_MIN_PIXELS):
+        image, _ = _decode(opened, draft=True, min_pixels=min_pixels)
+        colour = _to_uint8(np.asarray(_shrink(_to_working_mode(image))))
+        if colour.shape[:2] == gray_shape:
+            break
+        opened = _open(bytes(source))  # a drafted picture cannot be drafted again
+    original = Step(message("predict.step_original"), colour)
     return replace(prepared, steps=(original, *prepared.steps[1:]))
 
 
