@@ -72,13 +72,13 @@ def preprocess_image(source: bytes | Image.Image | np.ndarray) -> Preprocessed:
     image, source_size = _as_image(source, luma=True, min_pixels=COARSE_DRAFT_MIN_PIXELS)
     finer = _drafted_coarser(image, source_size)
     try:
-        prepared, ink_side = _digit_recipe(image, source_size)
+        prepared = _digit_recipe(image, source_size, MIN_INK_SIDE if finer else 0)
     except ImageError:
         if not finer:
             raise
-        ink_side = 0  # faint ink may only stand out at the finer scale
-    if finer and ink_side < MIN_INK_SIDE:
-        prepared, _ = _digit_recipe(*_as_image(source, luma=True))
+        prepared = None  # faint ink may only stand out at the finer scale
+    if prepared is None:
+        prepared = _digit_recipe(*_as_image(source, luma=True))
     return prepared
 
 
@@ -89,9 +89,10 @@ def _drafted_coarser(image: Image.Image, source_size: tuple[int, int]) -> bool:
     return reduction > draft_scale(*source_size)
 
 
-def _digit_recipe(image: Image.Image, source_size: tuple[int, int]
-                  ) -> tuple[Preprocessed, int]:
-    """The MNIST steps over a decoded picture, and the longer side of the ink found (px)."""
+def _digit_recipe(image: Image.Image, source_size: tuple[int, int], min_ink_side: int = 0
+                  ) -> Preprocessed | None:
+    """The MNIST steps over a decoded picture; None, at once, if the ink found is shorter
+    than `min_ink_side` px."""
     image = _shrink(_to_working_mode(image))
     original = _to_uint8(np.asarray(image))
     steps = [Step(message("predict.step_original"), original)]
@@ -102,6 +103,8 @@ def _digit_recipe(image: Image.Image, source_size: tuple[int, int]
         gray = gray.inverted()
         steps.append(Step(message("predict.step_inverted"), _to_uint8(gray.pixels)))
     cropped, box = _find_ink(gray, _remove_background(gray))
+    if max(cropped.shape) < min_ink_side:
+        return None
     background_removed = np.zeros(gray.pixels.shape, np.uint8)
     background_removed[box] = _to_uint8(cropped)  # no ink lies outside the crop
     steps.append(Step(message("predict.step_background"), background_removed))
@@ -113,13 +116,12 @@ def _digit_recipe(image: Image.Image, source_size: tuple[int, int]
     centred = centred / max(float(centred.max()), 1e-6)  # a faint digit still reaches 1.0
     steps.append(Step(message("predict.step_centred", size=f"{FIELD_SIZE}×{FIELD_SIZE}"),
                       _to_uint8(centred * 255.0)))
-    prepared = Preprocessed(
+    return Preprocessed(
         input=centred.astype(np.float32)[..., np.newaxis],
         steps=tuple(steps),
         inverted=inverted,
         source_size=source_size,
     )
-    return prepared, max(cropped.shape)
 
 
 def with_colour_original(prepared: Preprocessed, source: bytes | Image.Image | np.ndarray
