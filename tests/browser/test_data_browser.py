@@ -42,7 +42,7 @@ def test_upload_a_zip_see_the_report_and_a_hostile_zip_refused(page, server, sho
     expect(page.get_by_text("57 training and 15 test images in 3 classes")).to_be_visible(
         timeout=60_000)
     training = page.get_by_test_id("stMetric").filter(has_text="Training images")
-    expect(training.get_by_test_id("stMetricValue")).to_have_text("57")
+    expect(training.get_by_test_id("stMetricValue")).to_have_text("57", timeout=30_000)
     expect(page.get_by_test_id("stMetric").filter(has_text="Input")
            .get_by_test_id("stMetricValue")).to_have_text("28×28×3")
     for class_name in SHAPE_CLASSES:
