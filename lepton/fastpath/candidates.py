@@ -100,7 +100,7 @@ def default_candidates() -> list[Candidate]:
 
     The baseline comes first. `second_stage_candidates` then varies threads and the pipeline of
     stage one's winner, and `confirm` measures the 3 fastest again: 12 + 3 + 3 trainings, about
-    90 s on 2 idle cores.
+    90 s on 2 idle AVX-512 cores, 5.5 minutes on 2 AVX2-only ones (BENCHMARKS.md).
     """
     grid = [Candidate(precision, batch_size, steps_per_execution=steps)
             for precision in PRECISIONS for batch_size in (32, 64, 128) for steps in (1, 16)]
