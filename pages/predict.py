@@ -32,12 +32,13 @@ METHODS = {"Grad-CAM": "grad_cam", "Gradient saliency": "saliency"}  # → lepto
 def quick_train_ui() -> None:
     """Offers a one-click training on the embedded digits when no model exists yet."""
     st.info(t("predict.no_model"))
-    if not st.button(t("predict.quick_train"), type="primary", key="quick_train",
-                     icon=":material/bolt:"):
+    config = default_config(get_store().home)
+    if not st.button(t("predict.quick_train", epochs=config.epochs), type="primary",
+                     key="quick_train", icon=":material/bolt:"):
         return
     jobs = get_jobs()
     try:
-        run_id = jobs.start("mnist-5k", ModelConfig(), default_config(get_store().home))
+        run_id = jobs.start("mnist-5k", ModelConfig(), config)
     except TrainingBusy as error:
         st.warning(t("predict.training_busy", reason=str(error)))
         return

@@ -174,6 +174,7 @@ def test_predict_page_quick_trains_then_answers_a_good_file_and_reports_a_bad_on
     monkeypatch.setitem(recipes.DEFAULT_TRAINING, "epochs", 4)
     app.switch_page("pages/predict.py").run()
     assert not app.exception
+    assert "4 epochs" in app.button(key="quick_train").label  # what it will train, said
     app.button(key="quick_train").click().run()
     assert not app.exception
     run = RunStore(lepton_home).list_runs()[0]
