@@ -159,7 +159,7 @@ def test_a_worker_killed_mid_trial_loses_nothing_on_a_real_cluster(tmp_path, das
     assert "retried on" in victim["reason"] and killed["worker"] in victim["reason"]
     run = RunStore(tmp_path).get_run(victim["run_id"])
     assert run["status"] == "done" and Path(run["model_path"]).is_file()
-    assert len({trial["worker"] for trial in document["trials"]}) >= 1
+    assert victim["worker"] != killed["worker"]  # the retry ran on a live worker
 
 
 def test_a_killed_driver_leaves_an_interrupted_sweep_that_resumes_to_its_budget(tmp_path):

@@ -99,8 +99,8 @@ def default_candidates() -> list[Candidate]:
     """Stage one of the search: precision × batch {32, 64, 128} × steps_per_execution {1, 16}.
 
     The baseline comes first. `second_stage_candidates` then varies threads and the pipeline of
-    stage one's winner, and `confirm` measures the 3 fastest again: 12 + 3 + 3 trainings, about
-    90 s on 2 idle AVX-512 cores, 5.5 minutes on 2 AVX2-only ones (BENCHMARKS.md).
+    stage one's winner, and `confirm` measures the 3 fastest again: 12 + 3 + 3 trainings, 1.5 to 6
+    minutes on 2 idle cores, by CPU (BENCHMARKS.md).
     """
     grid = [Candidate(precision, batch_size, steps_per_execution=steps)
             for precision in PRECISIONS for batch_size in (32, 64, 128) for steps in (1, 16)]
