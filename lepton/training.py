@@ -188,23 +188,20 @@ def make_optimizer(config: TrainConfig, total_steps: int = 1):
 
 
 def training_model(model, config: TrainConfig):
-    """`model`, preceded by random augmentation layers when `config` asks for them.
+    """`model`, preceded by a random augmentation layer when `config` asks for one.
 
-    The layers act only in training and share no weights, so the plain `model` is what gets
+    The layer acts only in training and has no weights, so the plain `model` is what gets
     saved and served: the architecture stays the one that was asked for.
     """
     settings = AUGMENTATIONS[config.augmentation]
     if not settings:
         return model
-    from keras import layers
+    from lepton.augmentation import RandomAffine
 
-    # float32 layers: the augmentation's interpolation gains nothing from bfloat16.
+    # float32: the augmentation's interpolation gains nothing from bfloat16.
     return keras.Sequential([
         keras.Input(model.input_shape[1:]),
-        layers.RandomTranslation(settings["translation"], settings["translation"],
-                                 fill_mode="constant", dtype="float32"),
-        layers.RandomRotation(settings["rotation"], fill_mode="constant", dtype="float32"),
-        layers.RandomZoom(settings["zoom"], fill_mode="constant", dtype="float32"),
+        RandomAffine(**settings, seed=config.seed, dtype="float32"),
         model,
     ], name="augmented")
 
