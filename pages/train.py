@@ -299,7 +299,8 @@ def calibration_status(was_running: bool) -> None:
 
 # While a run trains, every redraw costs the browser CPU that the training then lacks (measured in
 # BENCHMARKS.md): the progress line ticks every 2 s, the per-batch chart every 4 s, the
-# per-epoch charts every 8 s. Nothing trains: only look for a run started elsewhere.
+# per-epoch charts every 8 s, unless the Live charts toggle is off. Nothing trains: only look
+# for a run started elsewhere.
 STATUS_TICK_SECONDS = 2.0
 BATCH_CHART_TICK_SECONDS = 4.0
 EPOCH_CHARTS_TICK_SECONDS = 8.0
@@ -317,11 +318,14 @@ def live_view() -> None:
         st.fragment(run_every=IDLE_TICK_SECONDS)(no_run_yet)()
         return
     active = is_active(latest)
+    redraw = active and st.session_state.get("live_charts", True)
     st.fragment(run_every=STATUS_TICK_SECONDS if active else IDLE_TICK_SECONDS)(run_status)(
         latest["id"], active)
-    st.fragment(run_every=BATCH_CHART_TICK_SECONDS if active else None)(batch_chart)(
+    if active and not redraw:
+        st.caption(t("train.charts_paused"))
+    st.fragment(run_every=BATCH_CHART_TICK_SECONDS if redraw else None)(batch_chart)(
         latest["id"])
-    st.fragment(run_every=EPOCH_CHARTS_TICK_SECONDS if active else None)(epoch_charts)(
+    st.fragment(run_every=EPOCH_CHARTS_TICK_SECONDS if redraw else None)(epoch_charts)(
         latest["id"])
     st.caption(t("train.tensorboard", folder=get_store().home))
 
@@ -433,6 +437,9 @@ if configs:
             st.warning(t("train.busy", reason=str(error)))
         else:
             st.toast(t("train.started", id=run_id))
-st.slider(t("train.smoothing"), 0.0, 0.99, 0.6, 0.01, key="smoothing",
-          help=t("train.smoothing_help"))
+smoothing_column, live_column = st.columns([3, 1], vertical_alignment="bottom")
+smoothing_column.slider(t("train.smoothing"), 0.0, 0.99, 0.6, 0.01, key="smoothing",
+                        help=t("train.smoothing_help"))
+live_column.toggle(t("train.live_charts"), value=True, key="live_charts",
+                   help=t("train.live_charts_help"))
 live_view()

@@ -91,7 +91,8 @@ def test_the_live_view_draws_per_batch_values_with_a_caption(train_page, lepton_
     assert not at.exception
 
 
-def test_stop_on_the_page_cancels_a_running_training(train_page, lepton_home):
+def test_pausing_live_charts_then_stop_on_the_page_cancels_a_running_training(train_page,
+                                                                             lepton_home):
     store = RunStore(lepton_home)
     jobs = JobManager(store)  # as another session or the CLI would have started it
     run_id = jobs.start("mnist-5k", SMALL_MODEL, TrainConfig(epochs=50, subset=2000,
@@ -102,6 +103,11 @@ def test_stop_on_the_page_cancels_a_running_training(train_page, lepton_home):
             assert time.monotonic() < deadline
             time.sleep(0.1)
         at = train_page()
+        assert not any("Live charts are off" in caption.value for caption in at.caption)
+        at.toggle(key="live_charts").set_value(False).run()
+        # Paused, the charts are still drawn once, and the page says they are not live.
+        assert any("Live charts are off" in caption.value for caption in at.caption)
+        assert f"batches-{run_id}" in {chart.key for chart in at.get("plotly_chart")}
         at.button(key="stop").click().run()
         assert not at.exception
         assert jobs.wait(TIMEOUT)
